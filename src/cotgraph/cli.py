@@ -1,0 +1,299 @@
+"""The ``cotgraph`` command: a thin typer app over the library; it formats, it does not decide.
+
+Exit codes (the same for every command that reads traces):
+
+- 0: every input record was analysed;
+- 1: nothing usable: no trace at all could be read (or a fatal error);
+- 2: some records were skipped (each is reported with its file, record and reason);
+- 64: the command line itself is wrong (unknown option, bad value).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cotgraph import __version__
+from cotgraph.io import FILE_FORMATS, LoadOptions, iter_load
+from cotgraph.model import Skipped, Trace
+from cotgraph.segment import Granularity, SegmentConfig, segment
+
+EXIT_OK = 0
+EXIT_NOTHING = 1
+EXIT_PARTIAL = 2
+EXIT_USAGE = 64
+
+app = typer.Typer(
+    name="cotgraph",
+    help="Turn chain-of-thought traces into search graphs and ask what the model explored.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+# --- the input options every reading command shares ------------------------------------------
+
+Inputs = Annotated[list[str], typer.Argument(help="Files or folders of traces.", show_default=False)]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", help=f"Force the file format: {', '.join(FILE_FORMATS)}.", show_default=False),
+]
+TextFieldOpt = Annotated[
+    str | None, typer.Option("--text-field", help="Dotted path to the reasoning text in each record.")
+]
+ModelFieldOpt = Annotated[str | None, typer.Option("--model-field", help="Dotted path to the model name.")]
+IdFieldOpt = Annotated[str | None, typer.Option("--id-field", help="Dotted path to the record's id.")]
+QuestionFieldOpt = Annotated[
+    str | None, typer.Option("--question-field", help="Dotted path to the question or prompt.")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name for traces whose source does not name one.")]
+ModelFromPathOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model-from-path",
+        help="Regex searched in each file path; its group 'model' names the model, other named groups become metadata.",
+    ),
+]
+KeepAnnotationsOpt = Annotated[
+    bool,
+    typer.Option("--keep-annotations", help="Keep data-set annotation tags (Thoughtology's <BLOOM>…) in the text."),
+]
+GranularityOpt = Annotated[str, typer.Option("--granularity", "-g", help="sentence, step or paragraph.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (see docs/cli.md).")]
+
+
+def _options(
+    fmt: str | None,
+    text_field: str | None,
+    model_field: str | None,
+    id_field: str | None,
+    question_field: str | None,
+    model: str | None,
+    model_from_path: str | None,
+    keep_annotations: bool,
+) -> LoadOptions:
+    if fmt is not None and fmt not in FILE_FORMATS:
+        raise typer.BadParameter(
+            f"unknown format '{fmt}'; choose one of {', '.join(FILE_FORMATS)}", param_hint="--format"
+        )
+    if model_from_path is not None:
+        import re
+
+        try:
+            re.compile(model_from_path)
+        except re.error as exc:
+            raise typer.BadParameter(f"not a regular expression: {exc}", param_hint="--model-from-path") from None
+    return LoadOptions(
+        format=fmt,  # type: ignore[arg-type]
+        text_field=text_field,
+        model_field=model_field,
+        id_field=id_field,
+        question_field=question_field,
+        model=model,
+        model_from_path=model_from_path,
+        keep_annotations=keep_annotations,
+    )
+
+
+def _granularity(value: str) -> Granularity:
+    if value not in ("sentence", "step", "paragraph"):
+        raise typer.BadParameter(f"'{value}' is not one of sentence, step, paragraph", param_hint="--granularity")
+    return value  # type: ignore[return-value]
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} traces"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def _read(inputs: list[str], options: LoadOptions, skipped: list[Skipped]) -> Iterator[Trace]:
+    """Traces in input order, collecting skipped records; a progress line on a terminal."""
+    with _progress(err.is_terminal) as progress:
+        task = progress.add_task("reading", total=None)
+        for item in iter_load(inputs, options):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+            else:
+                progress.advance(task)
+                yield item
+
+
+def _where(s: Skipped) -> str:
+    return s.path if s.record is None else f"{s.path} record {s.record}"
+
+
+def _report_skipped(skipped: list[Skipped], limit: int | None = 20) -> None:
+    shown = skipped if limit is None else skipped[:limit]
+    for s in shown:
+        err.print(f"[yellow]skipped[/yellow] {_where(s)}: {s.reason}", markup=True, highlight=False)
+    if limit is not None and len(skipped) > limit:
+        err.print(f"… and {len(skipped) - limit} more skipped records (`cotgraph inspect` lists them all)")
+
+
+def _exit_code(n_traces: int, skipped: list[Skipped]) -> int:
+    if n_traces == 0:
+        return EXIT_NOTHING
+    return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _json_line(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@app.command("inspect")
+def inspect_cmd(
+    inputs: Inputs,
+    fmt: FormatOpt = None,
+    text_field: TextFieldOpt = None,
+    model_field: ModelFieldOpt = None,
+    id_field: IdFieldOpt = None,
+    question_field: QuestionFieldOpt = None,
+    model: ModelOpt = None,
+    model_from_path: ModelFromPathOpt = None,
+    keep_annotations: KeepAnnotationsOpt = False,
+    granularity: GranularityOpt = "step",
+    as_json: JsonOpt = False,
+) -> None:
+    """List the traces found (id, model, channel, characters, steps) and every skipped record."""
+    options = _options(fmt, text_field, model_field, id_field, question_field, model, model_from_path, keep_annotations)
+    config = SegmentConfig(granularity=_granularity(granularity))
+    skipped: list[Skipped] = []
+    rows = [
+        {
+            "trace_id": t.id,
+            "model": t.model,
+            "channel": t.channel,
+            "chars": len(t.reasoning),
+            "steps": len(segment(t, config)),
+        }
+        for t in _read(inputs, options, skipped)
+    ]
+    if as_json:
+        _json_line({"traces": rows, "skipped": [s.model_dump() for s in skipped]})
+    else:
+        table = Table(title=f"{len(rows)} traces", title_justify="left")
+        for col, justify in (
+            ("trace_id", "left"),
+            ("model", "left"),
+            ("channel", "left"),
+            ("chars", "right"),
+            ("steps", "right"),
+        ):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for r in rows:
+            table.add_row(r["trace_id"], r["model"] or "-", r["channel"], str(r["chars"]), str(r["steps"]))
+        out.print(table)
+        if skipped:
+            skipped_table = Table(title=f"{len(skipped)} skipped records", title_justify="left")
+            for col in ("path", "record", "reason"):
+                skipped_table.add_column(col, overflow="fold")
+            for s in skipped:
+                skipped_table.add_row(s.path, "-" if s.record is None else str(s.record), s.reason)
+            out.print(skipped_table)
+    raise typer.Exit(_exit_code(len(rows), skipped))
+
+
+@app.command("segment")
+def segment_cmd(
+    inputs: Inputs,
+    fmt: FormatOpt = None,
+    text_field: TextFieldOpt = None,
+    model_field: ModelFieldOpt = None,
+    id_field: IdFieldOpt = None,
+    question_field: QuestionFieldOpt = None,
+    model: ModelOpt = None,
+    model_from_path: ModelFromPathOpt = None,
+    keep_annotations: KeepAnnotationsOpt = False,
+    granularity: GranularityOpt = "step",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the steps of every trace, with their character offsets and opening markers."""
+    options = _options(fmt, text_field, model_field, id_field, question_field, model, model_from_path, keep_annotations)
+    config = SegmentConfig(granularity=_granularity(granularity))
+    skipped: list[Skipped] = []
+    n = 0
+    for trace in _read(inputs, options, skipped):
+        n += 1
+        steps = segment(trace, config)
+        if as_json:
+            _json_line(
+                {
+                    "trace_id": trace.id,
+                    "model": trace.model,
+                    "reasoning": trace.reasoning,
+                    "steps": [
+                        {"idx": s.idx, "start": s.start, "end": s.end, "text": s.text, "markers": s.markers}
+                        for s in steps
+                    ],
+                }
+            )
+            continue
+        out.rule(f"{trace.id}  [dim]{trace.model or 'unknown model'} · {len(steps)} steps[/dim]")
+        for s in steps:
+            markers = f" [cyan]{'/'.join(s.markers)}[/cyan]" if s.markers else ""
+            out.print(f"[bold]{s.idx:>4}[/bold] [dim]{s.start}-{s.end}[/dim]{markers}", highlight=False)
+            out.print(s.text, markup=False, highlight=False)
+    _report_skipped(skipped)
+    raise typer.Exit(_exit_code(n, skipped))
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"cotgraph {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """cotgraph: search graphs of chain-of-thought traces."""
+
+
+def main() -> None:
+    """Entry point: map every failure to a documented exit code and one clear line."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's UsageError, BadParameter, NoSuchOption …
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc}", highlight=False)
+        sys.exit(EXIT_USAGE if getattr(exc, "exit_code", 2) == 2 else EXIT_NOTHING)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a last guard: one line, never a traceback
+        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(EXIT_NOTHING)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,338 @@
+"""Files and folders: find the inputs, detect each file's format, and read its records.
+
+Every reader yields :class:`~cotgraph.model.Trace` or :class:`~cotgraph.model.Skipped`, one by
+one, so that a bad record never stops the others and a large JSONL or Parquet file streams with
+bounded memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from cotgraph.io.inspect_log import is_inspect_log, read_eval_archive, read_log_document
+from cotgraph.io.markup import split_any
+from cotgraph.io.options import FileFormat, LoadOptions
+from cotgraph.io.records import WRAPPER_KEYS, RecordSkipped, TraceBuilder, Where, extract
+from cotgraph.model import Skipped, Trace
+
+EXTENSIONS: dict[str, FileFormat] = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".markdown": "text",
+    ".log": "text",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".eval": "inspect",
+}
+
+KNOWN_LAYOUTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "Thought Anchors (<model>/<condition>/<problem>/base_solution.json)",
+        re.compile(
+            r"(?:^|/)(?P<model>[^/]+)/(?P<condition>[^/]+)/(?P<item>(?:problem|scenario)_[^/]+)/base_solution\.json$"
+        ),
+    ),
+    (
+        "pmllmbench step lists (<model>_<task>.json)",
+        re.compile(r"(?:^|/)final_abstract_steps/(?P<model>[^/_]+)_(?P<task>[^/]+)\.json$"),
+    ),
+)
+"""Data-set layouts whose model name lives in the path rather than in the records."""
+
+_SKIP_NAMES = re.compile(r"^(README|LICEN[CS]E|NOTICE|CHANGELOG|COPYING|CONTRIBUTING)(\..*)?$", re.IGNORECASE)
+_SIDECARS = {"chunks_labeled.json", "summary.json", "problem.json", "scenario.json"}
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
+    """Files named directly are always read; folders are walked in sorted order for files with a
+    known extension, leaving out hidden files, READMEs and licences, and the side files of a
+    Thought Anchors folder (read as metadata of its ``base_solution.json``)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts) or not child.is_file():
+                    continue
+                if _SKIP_NAMES.match(child.name) or _suffix(child) not in EXTENSIONS:
+                    continue
+                if child.name in _SIDECARS and (child.parent / "base_solution.json").exists():
+                    continue
+                yield child
+        elif path.is_file():
+            yield path
+        elif path.exists():
+            yield Skipped(path=str(path), reason="not a regular file")
+        else:
+            yield Skipped(path=str(path), reason="no such file or folder")
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix.lower() == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def detect_format(path: Path) -> FileFormat | None:
+    """The format by extension, else by the first bytes; ``None`` when it is none we read."""
+    by_ext = EXTENSIONS.get(_suffix(path))
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if path.suffix.lower() == ".gz":
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(4096)
+        except OSError:
+            return None
+    if by_ext is not None:
+        if by_ext == "json" and _looks_like_jsonl(head):
+            return "jsonl"
+        return by_ext
+    if head.startswith(b"PK\x03\x04"):
+        return "inspect"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    stripped = head.lstrip()
+    if stripped[:1] in (b"{", b"["):
+        return "jsonl" if _looks_like_jsonl(head) else "json"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the 4 KiB boundary
+            return None
+    return "text"
+
+
+def _looks_like_jsonl(head: bytes) -> bool:
+    """Two or more lines that each start with ``{``: a JSONL file whatever its extension."""
+    lines = [ln.strip() for ln in head.splitlines() if ln.strip()]
+    if len(lines) < 2 or not lines[0].startswith(b"{"):
+        return False
+    try:
+        json.loads(lines[0])
+    except ValueError:
+        return False
+    return lines[1].startswith(b"{")
+
+
+def path_fields(path: Path, options: LoadOptions) -> dict[str, str]:
+    """Named groups of ``--model-from-path`` or of a known layout matched against the path."""
+    posix = path.as_posix()
+    patterns = [re.compile(options.model_from_path)] if options.model_from_path else [p for _, p in KNOWN_LAYOUTS]
+    for pattern in patterns:
+        m = pattern.search(posix)
+        if m:
+            return {k: v for k, v in m.groupdict().items() if v is not None}
+    return {}
+
+
+def read_file(path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
+    """All traces and skipped records of one file."""
+    try:
+        if path.stat().st_size == 0:
+            yield Skipped(path=str(path), reason="empty file")
+            return
+        fmt = options.format or detect_format(path)
+    except OSError as exc:
+        yield Skipped(path=str(path), reason=f"cannot read: {exc.strerror or exc}")
+        return
+    if fmt is None:
+        yield Skipped(
+            path=str(path),
+            reason="unknown format: not text, JSON, JSONL, CSV, Parquet or an Inspect .eval "
+            "(name one with --format)",
+        )
+        return
+    fields = path_fields(path, options)
+    reader = {
+        "text": _read_text,
+        "json": _read_json,
+        "jsonl": _read_jsonl,
+        "csv": _read_csv,
+        "parquet": _read_parquet,
+        "inspect": _read_inspect,
+    }[fmt]
+    try:
+        yield from reader(path, options, fields)
+    except UnicodeDecodeError as exc:
+        yield Skipped(path=str(path), reason=f"not UTF-8 text ({fmt} expected): {exc.reason} at byte {exc.start}")
+    except OSError as exc:
+        yield Skipped(path=str(path), reason=f"cannot read as {fmt}: {exc}")
+
+
+def _records(path: Path, records: Iterable[tuple[int | None, Any]], options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    for record_no, record in records:
+        where = Where(path=path, record=record_no, path_fields=fields)
+        try:
+            yield from extract(record, where, options)
+        except RecordSkipped as exc:
+            yield Skipped(path=str(path), record=record_no, reason=str(exc))
+
+
+def _read_text(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    with _open_text(path) as fh:
+        text = fh.read()
+    if not text.strip():
+        yield Skipped(path=str(path), reason="empty file (only whitespace)")
+        return
+    b = TraceBuilder(Where(path=path, record=None, path_fields=fields), options, None)
+    split = split_any(text)
+    yield b.from_split(split, used=set()) if split else b.build(text)
+
+
+def _read_json(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    with _open_text(path) as fh:
+        try:
+            document = json.load(fh)
+        except json.JSONDecodeError as exc:
+            if exc.msg == "Extra data":  # several documents, one per line: JSONL after all
+                yield from _read_jsonl(path, options, fields)
+                return
+            yield Skipped(path=str(path), reason=f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+            return
+    if is_inspect_log(document):
+        yield from read_log_document(document, path, options)
+        return
+    if isinstance(document, list):
+        yield from _read_array(path, document, options, fields)
+        return
+    if isinstance(document, Mapping) and not options.text_field:
+        where = Where(path=path, record=None, path_fields=fields)
+        try:
+            yield from extract(document, where, options)
+            return
+        except RecordSkipped as exc:
+            wrapped = [k for k in WRAPPER_KEYS if isinstance(document.get(k), list)]
+            if not wrapped:
+                yield Skipped(path=str(path), reason=str(exc))
+                return
+        yield from _read_array(path, document[wrapped[0]], options, fields)
+        return
+    yield from _records(path, [(None, document)], options, fields)
+
+
+_STEP_TEXT_KEYS = ("Text", "text", "thought", "content")
+_STEP_LABEL_KEYS = ("Name", "name", "label", "type", "tag")
+
+
+def _read_array(path: Path, items: list[Any], options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    """A JSON array is a list of records, except two shapes that are one pre-segmented trace: a
+    list of step objects (``{"Name": label, "Text": excerpt}``) and a list of thought strings."""
+    if not items:
+        yield Skipped(path=str(path), reason="empty JSON array")
+        return
+    if not options.text_field and all(isinstance(i, str) for i in items):
+        if max(len(i.strip()) for i in items) <= 3:
+            yield Skipped(
+                path=str(path),
+                reason=f"a list of {len(items)} short labels ({', '.join(sorted(set(items))[:5])}), not reasoning",
+            )
+            return
+        yield from _records(path, [(None, items)], options, fields)
+        return
+    if not options.text_field and all(isinstance(i, Mapping) for i in items):
+        step_key = next((k for k in _STEP_TEXT_KEYS if any(k in i for i in items)), None)
+        allowed = set(_STEP_TEXT_KEYS) | set(_STEP_LABEL_KEYS)
+        if step_key and all(i and set(i) <= allowed for i in items):
+            label_key = next((k for k in _STEP_LABEL_KEYS if all(k in i for i in items)), None)
+            kept = [(i, it) for i, it in enumerate(items) if isinstance(it.get(step_key), str) and it[step_key].strip()]
+            if not kept:
+                yield Skipped(path=str(path), reason="list of steps with no text")
+                return
+            b = TraceBuilder(Where(path=path, record=None, path_fields=fields), options, None)
+            labels = [str(it[label_key]) for _, it in kept] if label_key else None
+            extra: dict[str, Any] = {}
+            trailing = [it for it in items if not (isinstance(it.get(step_key), str) and it[step_key].strip())]
+            if label_key and trailing:
+                extra["textless_labels"] = [str(it[label_key]) for it in trailing]
+            yield b.from_steps([it[step_key] for _, it in kept], labels, used=set(), extra=extra)
+            return
+    yield from _records(path, enumerate(items), options, fields)
+
+
+def _read_jsonl(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    """One record per non-blank line, streamed: memory stays bounded by the longest line."""
+    with _open_text(path) as fh:
+        record_no = -1
+        for line in fh:
+            if not line.strip():
+                continue
+            record_no += 1
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Skipped(path=str(path), record=record_no, reason=f"invalid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            yield from _records(path, [(record_no, record)], options, fields)
+
+
+def _read_csv(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    csv.field_size_limit(sys.maxsize)
+    with _open_text(path) as fh:
+        sample = fh.read(8192)
+        fh.seek(0)
+        delimiter = "\t" if _suffix(path) == ".tsv" or sample.count("\t") > sample.count(",") else ","
+        reader = csv.DictReader(fh, delimiter=delimiter)
+        try:
+            for record_no, row in enumerate(reader):
+                record = {k: _cell(v) for k, v in row.items() if k is not None}
+                yield from _records(path, [(record_no, record)], options, fields)
+        except csv.Error as exc:
+            yield Skipped(path=str(path), record=reader.line_num, reason=f"malformed CSV: {exc}")
+
+
+def _cell(value: str | None) -> Any:
+    """CSV cells are strings; a cell holding a JSON object or array (messages, blocks) is parsed."""
+    if value and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _read_parquet(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    """Rows in record batches, so a large file never sits in memory whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        yield Skipped(path=str(path), reason=f"not a readable Parquet file: {exc}")
+        return
+    record_no = 0
+    for batch in table.iter_batches(batch_size=256):
+        for row in batch.to_pylist():
+            yield from _records(path, [(record_no, row)], options, fields)
+            record_no += 1
+
+
+def _read_inspect(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic.startswith(b"PK"):
+        yield from read_eval_archive(path, options)
+        return
+    yield from _read_json(path, options, fields)

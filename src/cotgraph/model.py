@@ -1,0 +1,93 @@
+"""The data model every stage shares: traces, their steps, and what was skipped.
+
+Everything here is a typed, versioned pydantic model so that other tools can read what cotgraph
+writes. Character offsets always index into ``Trace.reasoning``:
+``trace.reasoning[step.start:step.end] == step.text`` holds for every step, always.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1"
+
+Channel = Literal["raw", "summary"]
+"""``raw``: the model's own reasoning text. ``summary``: a provider's summary of it (OpenAI
+Responses, Anthropic summarised thinking, Gemini thoughts); the two must not be compared as if
+they were the same thing."""
+
+
+class Source(BaseModel):
+    """Where a trace came from: the file, the record number in it, and the part of the record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    record: int | None = None
+    """0-based record number in the file (line of a JSONL file, element of a JSON array, row of a
+    table, sample of an Inspect log); ``None`` when the file as a whole is one trace."""
+    part: str | None = None
+    """Which trace of the record, when one record holds several (a model name, a turn)."""
+
+
+class TextPart(BaseModel):
+    """A block of reasoning as the source delivered it (one thinking block, one Harmony
+    ``analysis`` segment, one summary item). Blocks are joined with a blank line; the offsets say
+    where each one lies in ``Trace.reasoning``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int
+    end: int
+    kind: str = "reasoning"
+
+
+class Trace(BaseModel):
+    """One chain of thought: the unit cotgraph analyses."""
+
+    id: str
+    model: str | None = None
+    question: str | None = None
+    reasoning: str
+    output: str | None = None
+    channel: Channel = "raw"
+    source: Source
+    parts: list[TextPart] = Field(default_factory=list)
+    redacted_blocks: int = 0
+    """Blocks the provider redacted or encrypted (Anthropic ``redacted_thinking``, OpenAI
+    ``encrypted_content`` with no summary): their text is not in ``reasoning``, but they existed."""
+    truncated: bool = False
+    """The reasoning was cut off (an opening ``<think>`` with no closing tag)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Step(BaseModel):
+    """A contiguous span of a trace's reasoning: one node of the search graph."""
+
+    trace_id: str
+    idx: int
+    start: int
+    end: int
+    text: str
+    markers: list[str] = Field(default_factory=list)
+    """The discourse markers that opened this step (``wait``, ``alternatively``, ...), lower-case,
+    in the order they occur; empty when the step opened at a sentence or paragraph boundary."""
+    kind: str | None = None
+    """Filled in by the graph stage (plan, compute, verify, backtrack, ...)."""
+
+
+class Skipped(BaseModel):
+    """An input record that was not analysed, and why. Every record is either a trace or this."""
+
+    path: str
+    record: int | None = None
+    reason: str
+
+
+def stable_id(*parts: object) -> str:
+    """A short, stable hash of the given parts: the trace id of a record that has none of its own."""
+    digest = hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
