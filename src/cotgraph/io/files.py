@@ -13,6 +13,7 @@ import io
 import json
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -103,7 +104,7 @@ def detect_format(path: Path) -> FileFormat | None:
         try:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(4096)
-        except OSError:
+        except (OSError, EOFError, zlib.error):
             return None
     if by_ext is not None:
         if by_ext == "json" and _looks_like_jsonl(head):
@@ -177,11 +178,16 @@ def read_file(path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
         yield from reader(path, options, fields)
     except UnicodeDecodeError as exc:
         yield Skipped(path=str(path), reason=f"not UTF-8 text ({fmt} expected): {exc.reason} at byte {exc.start}")
-    except OSError as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # EOFError, zlib.error: a cut or corrupt .gz
         yield Skipped(path=str(path), reason=f"cannot read as {fmt}: {exc}")
 
 
-def _records(path: Path, records: Iterable[tuple[int | None, Any]], options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _records(
+    path: Path,
+    records: Iterable[tuple[int | None, Any]],
+    options: LoadOptions,
+    fields: dict[str, str],
+) -> Iterator[Trace | Skipped]:
     for record_no, record in records:
         where = Where(path=path, record=record_no, path_fields=fields)
         try:
@@ -236,7 +242,9 @@ _STEP_TEXT_KEYS = ("Text", "text", "thought", "content")
 _STEP_LABEL_KEYS = ("Name", "name", "label", "type", "tag")
 
 
-def _read_array(path: Path, items: list[Any], options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _read_array(
+    path: Path, items: list[Any], options: LoadOptions, fields: dict[str, str]
+) -> Iterator[Trace | Skipped]:
     """A JSON array is a list of records, except two shapes that are one pre-segmented trace: a
     list of step objects (``{"Name": label, "Text": excerpt}``) and a list of thought strings."""
     if not items:
@@ -285,6 +293,8 @@ def _read_jsonl(path: Path, options: LoadOptions, fields: dict[str, str]) -> Ite
                 yield Skipped(path=str(path), record=record_no, reason=f"invalid JSON: {exc.msg} at column {exc.colno}")
                 continue
             yield from _records(path, [(record_no, record)], options, fields)
+    if record_no < 0:
+        yield Skipped(path=str(path), reason="empty file (only whitespace)")
 
 
 def _read_csv(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
@@ -294,12 +304,16 @@ def _read_csv(path: Path, options: LoadOptions, fields: dict[str, str]) -> Itera
         fh.seek(0)
         delimiter = "\t" if _suffix(path) == ".tsv" or sample.count("\t") > sample.count(",") else ","
         reader = csv.DictReader(fh, delimiter=delimiter)
+        record_no = -1
         try:
             for record_no, row in enumerate(reader):
                 record = {k: _cell(v) for k, v in row.items() if k is not None}
                 yield from _records(path, [(record_no, record)], options, fields)
         except csv.Error as exc:
             yield Skipped(path=str(path), record=reader.line_num, reason=f"malformed CSV: {exc}")
+            return
+    if record_no < 0:
+        yield Skipped(path=str(path), reason="no rows (a header at most)")
 
 
 def _cell(value: str | None) -> Any:
@@ -327,6 +341,8 @@ def _read_parquet(path: Path, options: LoadOptions, fields: dict[str, str]) -> I
         for row in batch.to_pylist():
             yield from _records(path, [(record_no, row)], options, fields)
             record_no += 1
+    if record_no == 0:
+        yield Skipped(path=str(path), reason="no rows")
 
 
 def _read_inspect(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:

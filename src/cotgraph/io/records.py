@@ -63,8 +63,8 @@ OUTPUT_KEYS = (
     "attempt",
     "answer",
 )
-QUESTION_KEYS = ("question", "problem", "prompt", "model_input", "input", "query", "instruction")
-MODEL_KEYS = ("model", "model_name", "model_id", "generator")
+QUESTION_KEYS = ("question_with_cue", "question", "problem", "prompt", "model_input", "input", "query", "instruction")
+MODEL_KEYS = ("model", "model_name", "model_id", "generator", "modelVersion")
 ID_KEYS = ("id", "trace_id", "sample_id", "uuid", "_id")
 WRAPPER_KEYS = ("data", "records", "rows", "traces", "examples", "items", "results")
 METADATA_MAX_CHARS = 300
@@ -113,9 +113,8 @@ def _scalar_metadata(record: Mapping[str, Any], used: set[str]) -> dict[str, Any
     for key, value in record.items():
         if key in used or not isinstance(key, str):
             continue
-        if isinstance(value, bool | int | float) or value is None:
-            meta[key] = value
-        elif isinstance(value, str) and len(value) <= METADATA_MAX_CHARS:
+        short_text = isinstance(value, str) and len(value) <= METADATA_MAX_CHARS
+        if isinstance(value, bool | int | float) or value is None or short_text:
             meta[key] = value
     return meta
 
@@ -124,7 +123,11 @@ def _text_content(content: Any) -> str | None:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") in ("text", "input_text")]
+        texts = [
+            b.get("text")
+            for b in content
+            if isinstance(b, dict) and b.get("type") in ("text", "input_text", "output_text")
+        ]
         joined = "\n\n".join(t for t in texts if isinstance(t, str))
         return joined or None
     return None
@@ -193,6 +196,8 @@ class TraceBuilder:
     ) -> Trace:
         metadata = {**self.where.path_fields}
         metadata.pop("model", None)
+        if output is not None:
+            output = output.strip() or None
         skip = (used or set()) | set(QUESTION_KEYS) | set(MODEL_KEYS) | set(ID_KEYS)
         metadata.update(_scalar_metadata(self.record, skip))
         if extra:
@@ -201,12 +206,24 @@ class TraceBuilder:
             reasoning, labels = strip_thoughtology_tags(reasoning)
             metadata["annotations"] = labels
             parts = [TextPart(start=0, end=len(reasoning), kind=parts[0].kind)] if parts and len(parts) == 1 else []
+            if output:  # the authors' tags also reach past </think> (``<FINAL>`` around the answer)
+                stripped, output_labels = strip_thoughtology_tags(output)
+                if output_labels or stripped != output:
+                    lead = len(stripped) - len(stripped.lstrip())
+                    output = stripped.strip() or None
+                    size = len(output or "")
+                    metadata["output_annotations"] = [
+                        {**label, "start": min(max(label["start"] - lead, 0), size),  # type: ignore[operator]
+                         "end": min(max(label["end"] - lead, 0), size)}  # type: ignore[operator]
+                        for label in output_labels
+                    ]
         own = self.own_id()
         file_key = self.where.path.name
-        if own is not None:
-            trace_id = f"{file_key}:{own}"
-        else:
-            trace_id = stable_id(file_key, self.where.record, part, reasoning)
+        trace_id = (
+            f"{file_key}:{own}"
+            if own is not None
+            else stable_id(file_key, self.where.record, part, reasoning)
+        )
         if part is not None:
             trace_id = f"{trace_id}/{part}"
         return Trace(
@@ -283,16 +300,23 @@ def _chat_traces(b: TraceBuilder, record: Mapping[str, Any]) -> list[Trace] | No
     choices = record.get("choices")
     if isinstance(choices, list) and choices and all(isinstance(c, Mapping) for c in choices):
         traces = []
+        redacted = 0
         for i, choice in enumerate(choices):
             message = choice.get("message") or choice.get("delta") or {}
             if isinstance(message, Mapping):
+                found = message_reasoning(dict(message))
                 trace = b.from_message(
-                    message_reasoning(dict(message)),
+                    found,
                     part=f"choice{i}" if len(choices) > 1 else None,
                     used={"choices"},
                 )
                 if trace:
                     traces.append(trace)
+                redacted += found.redacted
+        if not traces and redacted:
+            raise RecordSkipped(
+                f"reasoning is encrypted or redacted only ({redacted} blocks, no text to analyse)"
+            )
         return traces
     output = record.get("output")
     if isinstance(output, list) and any(isinstance(o, Mapping) and o.get("type") == "reasoning" for o in output):
@@ -346,6 +370,17 @@ def _chat_traces(b: TraceBuilder, record: Mapping[str, Any]) -> list[Trace] | No
     messages = record.get("messages")
     if isinstance(messages, list) and any(isinstance(m, Mapping) for m in messages):
         return message_list_traces(b, messages, used={"messages"})
+    conversations = record.get("conversations")  # ShareGPT rows (OpenThoughts): {from, value}
+    if isinstance(conversations, list) and any(
+        isinstance(m, Mapping) and "from" in m and "value" in m for m in conversations
+    ):
+        roles = {"human": "user", "gpt": "assistant"}
+        turns = [
+            {"role": roles.get(m.get("from"), m.get("from")), "content": m.get("value")}
+            for m in conversations
+            if isinstance(m, Mapping)
+        ]
+        return message_list_traces(b, turns, used={"conversations"})
     message = record.get("message")
     if isinstance(message, Mapping) and ("content" in message or "reasoning_content" in message):
         trace = b.from_message(message_reasoning(dict(message)), part=None, used={"message"})
@@ -463,7 +498,13 @@ def extract(record: Any, where: Where, options: LoadOptions) -> list[Trace]:
             traces.append(
                 b.from_split(split, used=used, output=attempt, part=name, model=name)
                 if split
-                else b.build(text, part=name, model=name, output=attempt if isinstance(attempt, str) else None, used=used)
+                else b.build(
+                    text,
+                    part=name,
+                    model=name,
+                    output=attempt if isinstance(attempt, str) else None,
+                    used=used,
+                )
             )
         return traces
 
