@@ -10,9 +10,13 @@ Exit codes (the same for every command that reads traces):
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import re
 import sys
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -71,37 +75,57 @@ GranularityOpt = Annotated[str, typer.Option("--granularity", "-g", help="senten
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (see docs/cli.md).")]
 
 
-def _options(
-    fmt: str | None,
-    text_field: str | None,
-    model_field: str | None,
-    id_field: str | None,
-    question_field: str | None,
-    model: str | None,
-    model_from_path: str | None,
-    keep_annotations: bool,
-) -> LoadOptions:
+_INPUT_PARAMS: list[tuple[str, Any, Any]] = [
+    ("fmt", FormatOpt, None),
+    ("text_field", TextFieldOpt, None),
+    ("model_field", ModelFieldOpt, None),
+    ("id_field", IdFieldOpt, None),
+    ("question_field", QuestionFieldOpt, None),
+    ("model", ModelOpt, None),
+    ("model_from_path", ModelFromPathOpt, None),
+    ("keep_annotations", KeepAnnotationsOpt, False),
+]
+
+
+def _load_options(values: dict[str, Any]) -> LoadOptions:
+    fmt = values["fmt"]
     if fmt is not None and fmt not in FILE_FORMATS:
         raise typer.BadParameter(
             f"unknown format '{fmt}'; choose one of {', '.join(FILE_FORMATS)}", param_hint="--format"
         )
-    if model_from_path is not None:
-        import re
-
+    if values["model_from_path"] is not None:
         try:
-            re.compile(model_from_path)
+            re.compile(values["model_from_path"])
         except re.error as exc:
             raise typer.BadParameter(f"not a regular expression: {exc}", param_hint="--model-from-path") from None
-    return LoadOptions(
-        format=fmt,  # type: ignore[arg-type]
-        text_field=text_field,
-        model_field=model_field,
-        id_field=id_field,
-        question_field=question_field,
-        model=model,
-        model_from_path=model_from_path,
-        keep_annotations=keep_annotations,
-    )
+    return LoadOptions(format=fmt, **{k: v for k, v in values.items() if k != "fmt"})
+
+
+def reads_traces(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the input options every reading command shares.
+
+    The command declares ``options: LoadOptions``; the CLI shows ``--format``, ``--text-field`` …
+    in its place and hands the command the :class:`LoadOptions` they make."""
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)  # resolve the string annotations
+    params = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name != "options"
+    ]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+        for name, annotation, default in _INPUT_PARAMS
+    ]
+    names = {name for name, _, _ in _INPUT_PARAMS}
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        values = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        command(options=_load_options(values), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*params, *shared])  # type: ignore[attr-defined]
+    return wrapper
 
 
 def _granularity(value: str) -> Granularity:
@@ -161,21 +185,14 @@ def _json_line(obj: Any) -> None:
 
 
 @app.command("inspect")
+@reads_traces
 def inspect_cmd(
     inputs: Inputs,
-    fmt: FormatOpt = None,
-    text_field: TextFieldOpt = None,
-    model_field: ModelFieldOpt = None,
-    id_field: IdFieldOpt = None,
-    question_field: QuestionFieldOpt = None,
-    model: ModelOpt = None,
-    model_from_path: ModelFromPathOpt = None,
-    keep_annotations: KeepAnnotationsOpt = False,
+    options: LoadOptions,
     granularity: GranularityOpt = "step",
     as_json: JsonOpt = False,
 ) -> None:
     """List the traces found (id, model, channel, characters, steps) and every skipped record."""
-    options = _options(fmt, text_field, model_field, id_field, question_field, model, model_from_path, keep_annotations)
     config = SegmentConfig(granularity=_granularity(granularity))
     skipped: list[Skipped] = []
     rows = [
@@ -214,21 +231,14 @@ def inspect_cmd(
 
 
 @app.command("segment")
+@reads_traces
 def segment_cmd(
     inputs: Inputs,
-    fmt: FormatOpt = None,
-    text_field: TextFieldOpt = None,
-    model_field: ModelFieldOpt = None,
-    id_field: IdFieldOpt = None,
-    question_field: QuestionFieldOpt = None,
-    model: ModelOpt = None,
-    model_from_path: ModelFromPathOpt = None,
-    keep_annotations: KeepAnnotationsOpt = False,
+    options: LoadOptions,
     granularity: GranularityOpt = "step",
     as_json: JsonOpt = False,
 ) -> None:
     """Print the steps of every trace, with their character offsets and opening markers."""
-    options = _options(fmt, text_field, model_field, id_field, question_field, model, model_from_path, keep_annotations)
     config = SegmentConfig(granularity=_granularity(granularity))
     skipped: list[Skipped] = []
     n = 0
