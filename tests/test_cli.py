@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SHARED = ROOT.parent / "shared" / "data"
+KINDS = {"plan", "retrieve", "compute", "verify", "backtrack", "explore", "conclude", "reason"}
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -137,3 +138,50 @@ def test_inspect_lists_all_skipped_records_of_a_shared_set() -> None:
     doc = json.loads(proc.stdout)
     assert doc["traces"] == [] and len(doc["skipped"]) == 15
     assert all("no reasoning" in s["reason"] or "has reasoning" in s["reason"] for s in doc["skipped"])
+
+
+def test_analyze_writes_the_json_contract(tmp_path: Path) -> None:
+    out = tmp_path / "analysis.jsonl"
+    proc = run("analyze", str(EXAMPLES / "thoughtology"), "--out", str(out), "--model", "deepseek-r1")
+    assert proc.returncode == 0, proc.stderr
+    docs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(docs) == 3
+    for doc in docs:
+        assert {"trace_id", "model", "source", "steps", "edges", "hypotheses", "metrics"} <= set(doc)
+        assert doc["model"] == "deepseek-r1" and doc["hypotheses"] == []
+        n = len(doc["steps"])
+        assert doc["metrics"]["n_steps"] == n
+        for step in doc["steps"]:
+            assert doc["reasoning"][step["start"] : step["end"]] == step["text"]
+            assert step["kind"] in {
+                "plan",
+                "retrieve",
+                "compute",
+                "verify",
+                "backtrack",
+                "explore",
+                "conclude",
+                "reason",
+            }
+            assert step["beliefs"] == []
+        for edge in doc["edges"]:
+            assert 0 <= edge["src"] < n and 0 <= edge["dst"] < n
+            assert (edge["src"] < edge["dst"]) == (edge["type"] in ("next", "branch"))
+
+
+def test_metrics_json_rows_and_table() -> None:
+    proc = run("metrics", str(EXAMPLES / "thought-branches"), "--json", "--embedder", "fast")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert isinstance(rows, list) and len(rows) == 6
+    for row in rows:
+        assert {"trace_id", "model", "n_steps", "failed_step_fraction", "linearity", "small_world_index"} <= set(row)
+        assert 0 <= row["failed_step_fraction"] <= 1
+    table = run("metrics", str(EXAMPLES / "thought-branches"), "--embedder", "fast")
+    assert table.returncode == 0 and "FSF" in table.stdout and "linearity" in table.stdout
+
+
+def test_unknown_embedder_is_one_clear_line() -> None:
+    proc = run("metrics", str(EXAMPLES / "thoughtology"), "--embedder", "no-such/model-anywhere")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "not installed or cached" in proc.stderr

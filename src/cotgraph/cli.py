@@ -26,7 +26,7 @@ from rich.table import Table
 
 from cotgraph import __version__
 from cotgraph.io import FILE_FORMATS, LoadOptions, iter_load
-from cotgraph.model import Skipped, Trace
+from cotgraph.model import Analysis, Skipped, Trace
 from cotgraph.segment import Granularity, SegmentConfig, segment
 
 EXIT_OK = 0
@@ -43,6 +43,8 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+if not out.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+    out = Console(soft_wrap=True, width=200)
 
 # --- the input options every reading command shares ------------------------------------------
 
@@ -147,9 +149,11 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _read(inputs: list[str], options: LoadOptions, skipped: list[Skipped]) -> Iterator[Trace]:
+def _read(
+    inputs: list[str], options: LoadOptions, skipped: list[Skipped], *, show_progress: bool = True
+) -> Iterator[Trace]:
     """Traces in input order, collecting skipped records; a progress line on a terminal."""
-    with _progress(err.is_terminal) as progress:
+    with _progress(show_progress and err.is_terminal) as progress:
         task = progress.add_task("reading", total=None)
         for item in iter_load(inputs, options):
             if isinstance(item, Skipped):
@@ -265,6 +269,140 @@ def segment_cmd(
             out.print(s.text, markup=False, highlight=False)
     _report_skipped(skipped)
     raise typer.Exit(_exit_code(n, skipped))
+
+
+EmbedderOpt = Annotated[
+    str,
+    typer.Option(
+        "--embedder",
+        help="default (all-MiniLM-L6-v2, bundled), fast (its static distillation, built once and cached), "
+        "or a sentence-transformers model name or path available offline.",
+    ),
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, mps … (default: a GPU if present).")]
+
+TABLE_METRICS: dict[str, str] = {
+    "n_steps": "steps",
+    "depth": "depth",
+    "n_branches": "branches",
+    "backtrack_rate": "backtrack/step",
+    "verification_rate": "verify/step",
+    "revisit_rate": "revisit/step",
+    "failed_step_fraction": "FSF",
+    "n_cycles": "cycles",
+    "small_world_index": "small-world",
+    "linearity": "linearity",
+}
+"""The key metrics ``cotgraph metrics`` shows by default, with their column headers."""
+
+
+def _analyses(
+    inputs: list[str], options: LoadOptions, granularity: str, embedder: str, device: str | None, skipped: list[Skipped]
+) -> Iterator[Analysis]:
+    """Analyses in input order, with a progress bar over embedded steps on a terminal."""
+    from cotgraph.embed import EmbeddingError, get_embedder
+    from cotgraph.engine import AnalyzeConfig, analyze_many
+
+    config = AnalyzeConfig(
+        segment=SegmentConfig(granularity=_granularity(granularity)), embedder=embedder, device=device
+    )
+    try:
+        model = get_embedder(embedder, device=device)
+    except EmbeddingError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_NOTHING) from None
+    traces = (
+        item for item in iter_load(inputs, options) if not (isinstance(item, Skipped) and skipped.append(item) is None)
+    )
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("analysing"),
+        TextColumn("{task.completed} steps embedded · {task.fields[traces]} traces"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("analyse", total=None, traces=0)
+
+        def advance(k: int) -> None:
+            progress.update(task, completed=k)
+
+        for count, analysis in enumerate(analyze_many(traces, config, embedder=model, progress=advance), start=1):
+            progress.update(task, traces=count)
+            yield analysis
+
+
+@app.command("analyze")
+@reads_traces
+def analyze_cmd(
+    inputs: Inputs,
+    options: LoadOptions,
+    out_path: Annotated[
+        str | None, typer.Option("--out", "-o", help="Write the JSON contract here (JSON Lines); default: stdout.")
+    ] = None,
+    granularity: GranularityOpt = "step",
+    embedder: EmbedderOpt = "default",
+    device: DeviceOpt = None,
+) -> None:
+    """Build the search graph of every trace and write the JSON contract (docs/schema.md), one trace per line."""
+    skipped: list[Skipped] = []
+    n = 0
+    target = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
+    try:
+        for analysis in _analyses(inputs, options, granularity, embedder, device, skipped):
+            target.write(json.dumps(analysis.to_json(), ensure_ascii=False) + "\n")
+            n += 1
+    finally:
+        if out_path:
+            target.close()
+    _report_skipped(skipped)
+    if out_path:
+        err.print(f"{n} traces analysed → {out_path}", highlight=False)
+    raise typer.Exit(_exit_code(n, skipped))
+
+
+@app.command("metrics")
+@reads_traces
+def metrics_cmd(
+    inputs: Inputs,
+    options: LoadOptions,
+    granularity: GranularityOpt = "step",
+    embedder: EmbedderOpt = "default",
+    device: DeviceOpt = None,
+    all_metrics: Annotated[bool, typer.Option("--all", help="Show every metric, not only the key ones.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the graph metrics of every trace (docs/metrics.md defines each)."""
+    from cotgraph.metrics import METRICS
+
+    skipped: list[Skipped] = []
+    rows = [
+        {"trace_id": a.trace.id, "model": a.trace.model, **a.metrics}
+        for a in _analyses(inputs, options, granularity, embedder, device, skipped)
+    ]
+    if as_json:
+        _json_line(rows)
+    else:
+        columns = list(METRICS) if all_metrics else list(TABLE_METRICS)
+        table = Table(title=f"{len(rows)} traces", title_justify="left")
+        table.add_column("trace_id", overflow="fold")
+        table.add_column("model", overflow="fold")
+        for col in columns:
+            table.add_column(TABLE_METRICS.get(col, col) if not all_metrics else col, justify="right")
+        for r in rows:
+            table.add_row(r["trace_id"], r["model"] or "-", *(_fmt(r[c]) for c in columns))
+        out.print(table)
+        _report_skipped(skipped)
+    raise typer.Exit(_exit_code(len(rows), skipped))
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
 
 
 def _version_callback(value: bool) -> None:

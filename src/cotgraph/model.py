@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
+import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1"
@@ -77,6 +78,76 @@ class Step(BaseModel):
     in the order they occur; empty when the step opened at a sentence or paragraph boundary."""
     kind: str | None = None
     """Filled in by the graph stage (plan, compute, verify, backtrack, ...)."""
+
+
+EdgeType = Literal["next", "branch", "backtrack", "verify", "revisit"]
+"""``next`` and ``branch`` point forward, from parent to child; ``backtrack``, ``verify`` and
+``revisit`` point back, from the later step to the earlier one it returns to, checks or restates."""
+
+EDGE_TYPES: tuple[str, ...] = ("next", "branch", "backtrack", "verify", "revisit")
+
+
+class Edge(BaseModel):
+    """A typed edge of the search graph between two steps (by index)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    src: int
+    dst: int
+    type: EdgeType
+    score: float | None = None
+    """Cosine similarity of the two steps' embeddings, where it chose the target."""
+
+
+class Analysis(BaseModel):
+    """Everything cotgraph knows about one trace. ``to_json()`` gives the JSON contract
+    (``docs/schema.md``); ``graph`` is the networkx search graph, for Python users."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    trace: Trace
+    steps: list[Step]
+    edges: list[Edge] = Field(default_factory=list)
+    metrics: dict[str, float | int | None] = Field(default_factory=dict)
+    beliefs: dict[int, list[dict[str, Any]]] = Field(default_factory=dict)
+    hypotheses: list[dict[str, Any]] = Field(default_factory=list)
+    embedder: str | None = None
+    graph: nx.DiGraph | None = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def trace_id(self) -> str:
+        return self.trace.id
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract: one object per trace, stable keys, extended only by adding keys."""
+        trace = self.trace
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "trace_id": trace.id,
+            "model": trace.model,
+            "channel": trace.channel,
+            "question": trace.question,
+            "source": trace.source.model_dump(),
+            "reasoning": trace.reasoning,
+            "output": trace.output,
+            "metadata": trace.metadata,
+            "embedder": self.embedder,
+            "steps": [
+                {
+                    "idx": s.idx,
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "kind": s.kind,
+                    "markers": s.markers,
+                    "beliefs": self.beliefs.get(s.idx, []),
+                }
+                for s in self.steps
+            ],
+            "edges": [e.model_dump(exclude_none=True) for e in self.edges],
+            "hypotheses": self.hypotheses,
+            "metrics": self.metrics,
+        }
 
 
 class Skipped(BaseModel):

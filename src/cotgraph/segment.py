@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ABBREVIATIONS",
     "DEFAULT_MARKERS",
+    "HALT_MARKERS",
     "Granularity",
     "ProtectedSpan",
     "SegmentConfig",
@@ -54,7 +55,7 @@ Granularity = Literal["sentence", "step", "paragraph"]
 ``step``: sentences stay together until a discourse marker opens a sentence or a blank line
 comes. ``paragraph``: only blank lines cut."""
 
-DEFAULT_MARKERS: tuple[str, ...] = (
+HALT_MARKERS: tuple[str, ...] = (
     # Backtracking and self-correction: the "wait" family that R1, QwQ and their distills use
     # when they abandon a line of thought (the markers counted in the "aha moment" analyses).
     "wait",
@@ -73,6 +74,11 @@ DEFAULT_MARKERS: tuple[str, ...] = (
     "oops",
     "hmm",
     "oh",
+)
+"""Openers with which a model stops itself; the graph stage reads them as a sign of backtracking."""
+
+DEFAULT_MARKERS: tuple[str, ...] = (
+    *HALT_MARKERS,
     # Branching: an alternative line is opened.
     "alternatively",
     "another approach",
@@ -611,8 +617,13 @@ def _fragments(prep: _Prepared, sentence_starts: dict[int, list[int]], config: S
     return frags
 
 
-def _nonspace_len(text: str, start: int, end: int) -> int:
-    """Number of non-whitespace characters in ``text[start:end]``."""
+def _nonspace_len(text: str, start: int, end: int, enough: int) -> int:
+    """Number of non-whitespace characters in ``text[start:end]``, exact below ``enough`` (only the
+    comparison with ``min_chars`` needs it): a long fragment is judged on its head."""
+    if end - start > 8 * enough:
+        head = sum(map(len, text[start : start + 8 * enough].split()))
+        if head >= enough:
+            return head
     return sum(map(len, text[start:end].split()))
 
 
@@ -626,7 +637,7 @@ def _build_steps(
     pending: tuple[int, int, list[str], int] | None = None  # start, end, markers, size
     for a, b in _fragments(prep, sentence_starts, config):
         marks = _markers_at(matcher, text, a, b)
-        size = _nonspace_len(text, a, b) if config.min_chars else 0
+        size = _nonspace_len(text, a, b, config.min_chars) if config.min_chars else 0
         if pending is not None:
             a, marks, size = pending[0], pending[2] + marks, pending[3] + size
         if size >= config.min_chars:
@@ -641,7 +652,8 @@ def _build_steps(
         else:
             merged.append(pending[:3])
     return [
-        Step(trace_id=trace_id, idx=i, start=a, end=b, text=text[a:b], markers=marks)
+        # model_construct: the fields are built right here, so pydantic's validation is skipped.
+        Step.model_construct(trace_id=trace_id, idx=i, start=a, end=b, text=text[a:b], markers=marks, kind=None)
         for i, (a, b, marks) in enumerate(merged)
     ]
 

@@ -161,8 +161,7 @@ def read_file(path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
     if fmt is None:
         yield Skipped(
             path=str(path),
-            reason="unknown format: not text, JSON, JSONL, CSV, Parquet or an Inspect .eval "
-            "(name one with --format)",
+            reason="unknown format: not text, JSON, JSONL, CSV, Parquet or an Inspect .eval (name one with --format)",
         )
         return
     fields = path_fields(path, options)

@@ -29,8 +29,10 @@ def _natural_key(name: str) -> list[object]:
 
 def is_inspect_log(document: Any) -> bool:
     """An ``EvalLog`` as JSON: it has ``eval`` (the spec) and ``samples`` or a ``version``."""
-    return isinstance(document, Mapping) and isinstance(document.get("eval"), Mapping) and (
-        "samples" in document or "version" in document
+    return (
+        isinstance(document, Mapping)
+        and isinstance(document.get("eval"), Mapping)
+        and ("samples" in document or "version" in document)
     )
 
 

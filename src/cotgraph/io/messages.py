@@ -36,9 +36,7 @@ def _text_of(value: Any) -> str | None:
         return value
     if isinstance(value, list):
         texts = [
-            item.get("text") if isinstance(item, dict) else item
-            for item in value
-            if isinstance(item, (dict, str))
+            item.get("text") if isinstance(item, dict) else item for item in value if isinstance(item, (dict, str))
         ]
         joined = "\n\n".join(t for t in texts if isinstance(t, str) and t.strip())
         return joined or None
@@ -114,8 +112,7 @@ def message_reasoning(message: dict[str, Any]) -> MessageReasoning:
     outputs: list[str] = []
     details = message.get("reasoning_details")
     has_details_text = isinstance(details, list) and any(
-        isinstance(d, dict) and d.get("type") in ("reasoning.text", "reasoning.summary")
-        for d in details
+        isinstance(d, dict) and d.get("type") in ("reasoning.text", "reasoning.summary") for d in details
     )
     for key in ("reasoning_content", "reasoning", "thinking"):
         value = message.get(key)

@@ -213,17 +213,16 @@ class TraceBuilder:
                     output = stripped.strip() or None
                     size = len(output or "")
                     metadata["output_annotations"] = [
-                        {**label, "start": min(max(label["start"] - lead, 0), size),  # type: ignore[operator]
-                         "end": min(max(label["end"] - lead, 0), size)}  # type: ignore[operator]
+                        {
+                            **label,
+                            "start": min(max(label["start"] - lead, 0), size),  # type: ignore[operator]
+                            "end": min(max(label["end"] - lead, 0), size),
+                        }  # type: ignore[operator]
                         for label in output_labels
                     ]
         own = self.own_id()
         file_key = self.where.path.name
-        trace_id = (
-            f"{file_key}:{own}"
-            if own is not None
-            else stable_id(file_key, self.where.record, part, reasoning)
-        )
+        trace_id = f"{file_key}:{own}" if own is not None else stable_id(file_key, self.where.record, part, reasoning)
         if part is not None:
             trace_id = f"{trace_id}/{part}"
         return Trace(
@@ -314,9 +313,7 @@ def _chat_traces(b: TraceBuilder, record: Mapping[str, Any]) -> list[Trace] | No
                     traces.append(trace)
                 redacted += found.redacted
         if not traces and redacted:
-            raise RecordSkipped(
-                f"reasoning is encrypted or redacted only ({redacted} blocks, no text to analyse)"
-            )
+            raise RecordSkipped(f"reasoning is encrypted or redacted only ({redacted} blocks, no text to analyse)")
         return traces
     output = record.get("output")
     if isinstance(output, list) and any(isinstance(o, Mapping) and o.get("type") == "reasoning" for o in output):
@@ -349,9 +346,7 @@ def _chat_traces(b: TraceBuilder, record: Mapping[str, Any]) -> list[Trace] | No
         found.output = "\n\n".join(texts) or None
         trace = b.from_message(found, part=None, used={"output"})
         if trace is None and found.redacted:
-            raise RecordSkipped(
-                f"reasoning is encrypted only ({found.redacted} reasoning items with no summary)"
-            )
+            raise RecordSkipped(f"reasoning is encrypted only ({found.redacted} reasoning items with no summary)")
         return [trace] if trace else []
     candidates = record.get("candidates")
     if isinstance(candidates, list) and candidates and isinstance(candidates[0], Mapping):

@@ -1,0 +1,121 @@
+"""Run the stages over traces: segment → embed → graph → metrics, one :class:`Analysis` each.
+
+Traces are processed in chunks so that the embedder sees a few thousand step texts per call
+(batched, identical texts once), which is where the time goes; everything else is small beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cotgraph.embed import Embedder, get_embedder
+from cotgraph.graph import GraphConfig, build_graph, graph_edges
+from cotgraph.io.markup import split_any
+from cotgraph.metrics import compute_metrics
+from cotgraph.model import Analysis, Source, Step, Trace, stable_id
+from cotgraph.segment import SegmentConfig, segment_many
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """How to analyse: segmentation, embedder and graph settings."""
+
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    embedder: str = "default"
+    """``default`` (all-MiniLM-L6-v2, bundled), ``fast`` (its static distillation) or any
+    sentence-transformers model name or path available offline."""
+    device: str | None = None
+    chunk_steps: int = 16384
+    """Steps gathered from consecutive traces before one embedding call."""
+    batch_size: int = 64
+
+
+def trace_from_text(text: str, *, model: str | None = None) -> Trace:
+    """A :class:`Trace` from a bare string; ``<think>``, Harmony or OpenThoughts markup is split."""
+    split = split_any(text)
+    reasoning = split.reasoning if split else text
+    return Trace(
+        id=stable_id("<text>", reasoning),
+        model=model,
+        reasoning=reasoning,
+        output=split.output if split else None,
+        source=Source(path="<text>"),
+        parts=split.parts if split else [],
+        truncated=bool(split and split.truncated),
+    )
+
+
+def analyze_one(
+    trace: Trace, steps: list[Step], embeddings: np.ndarray, config: AnalyzeConfig, embedder: str
+) -> Analysis:
+    """Graph and metrics of one segmented, embedded trace."""
+    graph = build_graph(steps, embeddings, config.graph, trace_id=trace.id)
+    return Analysis(
+        trace=trace,
+        steps=steps,
+        edges=graph_edges(graph),
+        metrics=compute_metrics(graph),
+        embedder=embedder,
+        graph=graph,
+    )
+
+
+def analyze_many(
+    traces: Iterable[Trace],
+    config: AnalyzeConfig | None = None,
+    *,
+    embedder: Embedder | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Analysis]:
+    """Analyse traces in order. ``progress`` is called with the number of steps embedded so far."""
+    config = config or AnalyzeConfig()
+    embedder = embedder or get_embedder(config.embedder, device=config.device)
+    done = 0
+    chunk: list[tuple[Trace, list[Step]]] = []
+    pending = 0
+
+    def flush() -> Iterator[Analysis]:
+        nonlocal done
+        texts = [s.text for _, steps in chunk for s in steps]
+        base = done
+
+        def report(k: int) -> None:
+            if progress is not None:
+                progress(base + k)
+
+        vectors = embedder.encode(texts, batch_size=config.batch_size, progress=report)
+        done += len(texts)
+        if progress is not None:
+            progress(done)
+        offset = 0
+        for trace, steps in chunk:
+            yield analyze_one(trace, steps, vectors[offset : offset + len(steps)], config, embedder.name)
+            offset += len(steps)
+        chunk.clear()
+
+    for trace, steps in segment_many(traces, config.segment):
+        chunk.append((trace, steps))
+        pending += len(steps)
+        if pending >= config.chunk_steps:
+            yield from flush()
+            pending = 0
+    if chunk:
+        yield from flush()
+
+
+def analyze(
+    source: str | Trace,
+    config: AnalyzeConfig | None = None,
+    *,
+    embedder: Embedder | str | None = None,
+) -> Analysis:
+    """Analyse one trace (or a bare reasoning string): steps with kinds, typed edges, metrics."""
+    trace = trace_from_text(source) if isinstance(source, str) else source
+    config = config or AnalyzeConfig()
+    if isinstance(embedder, str):
+        embedder = get_embedder(embedder, device=config.device)
+    return next(analyze_many([trace], config, embedder=embedder))
