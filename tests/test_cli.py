@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SHARED = ROOT.parent / "shared" / "data"
+STANCES = {"raised", "entertained", "endorsed", "rejected"}
 KINDS = {"plan", "retrieve", "compute", "verify", "backtrack", "explore", "conclude", "reason"}
 
 
@@ -148,7 +149,12 @@ def test_analyze_writes_the_json_contract(tmp_path: Path) -> None:
     assert len(docs) == 3
     for doc in docs:
         assert {"trace_id", "model", "source", "steps", "edges", "hypotheses", "metrics"} <= set(doc)
-        assert doc["model"] == "deepseek-r1" and doc["hypotheses"] == []
+        assert doc["model"] == "deepseek-r1" and doc["taxonomy"] == "metagaming"
+        for h in doc["hypotheses"]:
+            assert {"belief", "stance", "first_step", "steps", "evidence"} <= set(h)
+            assert h["steps"][0] == h["first_step"]
+            for ev in h["evidence"]:
+                assert doc["reasoning"][ev["start"] : ev["end"]].strip() == ev["quote"]
         n = len(doc["steps"])
         assert doc["metrics"]["n_steps"] == n
         for step in doc["steps"]:
@@ -163,10 +169,13 @@ def test_analyze_writes_the_json_contract(tmp_path: Path) -> None:
                 "conclude",
                 "reason",
             }
-            assert step["beliefs"] == []
+            for tag in step["beliefs"]:
+                assert 0.0 <= tag["score"] <= 1.0 and tag["stance"] in STANCES
         for edge in doc["edges"]:
             assert 0 <= edge["src"] < n and 0 <= edge["dst"] < n
             assert (edge["src"] < edge["dst"]) == (edge["type"] in ("next", "branch"))
+    # the bundled safety chains were chosen because R1 wonders there whether it is being tested
+    assert any(h["belief"] == "eval_awareness" for doc in docs for h in doc["hypotheses"])
 
 
 def test_metrics_json_rows_and_table() -> None:

@@ -279,6 +279,20 @@ EmbedderOpt = Annotated[
         "or a sentence-transformers model name or path available offline.",
     ),
 ]
+BeliefsOpt = Annotated[
+    str,
+    typer.Option(
+        "--beliefs",
+        help="Belief taxonomy: metagaming (default), reasoning, a YAML file of your own, or 'none'.",
+    ),
+]
+ClassifierOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--classifier",
+        help="module:function of your own classifier that confirms or vetoes candidate belief tags.",
+    ),
+]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, mps … (default: a GPU if present).")]
 
 TABLE_METRICS: dict[str, str] = {
@@ -297,23 +311,33 @@ TABLE_METRICS: dict[str, str] = {
 
 
 def _analyses(
-    inputs: list[str], options: LoadOptions, granularity: str, embedder: str, device: str | None, skipped: list[Skipped]
+    inputs: list[str],
+    options: LoadOptions,
+    granularity: str,
+    embedder: str,
+    device: str | None,
+    skipped: list[Skipped],
+    beliefs: str = "metagaming",
+    classifier: str | None = None,
 ) -> Iterator[Analysis]:
     """Analyses in input order, with a progress bar over embedded steps on a terminal."""
+    from cotgraph.beliefs.tagger import ClassifierError
+    from cotgraph.beliefs.taxonomy import TaxonomyError
     from cotgraph.embed import EmbeddingError, get_embedder
-    from cotgraph.engine import AnalyzeConfig, analyze_many
+    from cotgraph.engine import AnalyzeConfig, analyze_many, make_tagger
 
+    segment_config = SegmentConfig(granularity=_granularity(granularity))
+    taxonomy = None if beliefs.lower() == "none" else beliefs
     config = AnalyzeConfig(
-        segment=SegmentConfig(granularity=_granularity(granularity)), embedder=embedder, device=device
+        segment=segment_config, embedder=embedder, device=device, beliefs=taxonomy, classifier=classifier
     )
     try:
         model = get_embedder(embedder, device=device)
-    except EmbeddingError as exc:
+        make_tagger(config, model)  # fail now, in one line, on a bad taxonomy or classifier
+    except (EmbeddingError, TaxonomyError, ClassifierError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_NOTHING) from None
-    traces = (
-        item for item in iter_load(inputs, options) if not (isinstance(item, Skipped) and skipped.append(item) is None)
-    )
+    traces = _read(inputs, options, skipped, show_progress=False)
     with Progress(
         SpinnerColumn(),
         TextColumn("analysing"),
@@ -344,13 +368,15 @@ def analyze_cmd(
     granularity: GranularityOpt = "step",
     embedder: EmbedderOpt = "default",
     device: DeviceOpt = None,
+    beliefs: BeliefsOpt = "metagaming",
+    classifier: ClassifierOpt = None,
 ) -> None:
-    """Build the search graph of every trace and write the JSON contract (docs/schema.md), one trace per line."""
+    """Build the search graph and tag the beliefs of every trace; write the JSON contract (docs/schema.md)."""
     skipped: list[Skipped] = []
     n = 0
     target = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
     try:
-        for analysis in _analyses(inputs, options, granularity, embedder, device, skipped):
+        for analysis in _analyses(inputs, options, granularity, embedder, device, skipped, beliefs, classifier):
             target.write(json.dumps(analysis.to_json(), ensure_ascii=False) + "\n")
             n += 1
     finally:
@@ -370,6 +396,8 @@ def metrics_cmd(
     granularity: GranularityOpt = "step",
     embedder: EmbedderOpt = "default",
     device: DeviceOpt = None,
+    beliefs: BeliefsOpt = "metagaming",
+    classifier: ClassifierOpt = None,
     all_metrics: Annotated[bool, typer.Option("--all", help="Show every metric, not only the key ones.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -379,7 +407,7 @@ def metrics_cmd(
     skipped: list[Skipped] = []
     rows = [
         {"trace_id": a.trace.id, "model": a.trace.model, **a.metrics}
-        for a in _analyses(inputs, options, granularity, embedder, device, skipped)
+        for a in _analyses(inputs, options, granularity, embedder, device, skipped, beliefs, classifier)
     ]
     if as_json:
         _json_line(rows)
@@ -395,6 +423,68 @@ def metrics_cmd(
         out.print(table)
         _report_skipped(skipped)
     raise typer.Exit(_exit_code(len(rows), skipped))
+
+
+@app.command("beliefs")
+@reads_traces
+def beliefs_cmd(
+    inputs: Inputs,
+    options: LoadOptions,
+    granularity: GranularityOpt = "step",
+    embedder: EmbedderOpt = "default",
+    device: DeviceOpt = None,
+    beliefs: BeliefsOpt = "metagaming",
+    classifier: ClassifierOpt = None,
+    show_all: Annotated[bool, typer.Option("--all", help="List traces that explored no hypothesis too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which hypotheses each trace explored: first step, stance at the end, and a short evidence quote."""
+    skipped: list[Skipped] = []
+    n = 0
+    rows: list[dict[str, Any]] = []
+    for a in _analyses(inputs, options, granularity, embedder, device, skipped, beliefs, classifier):
+        n += 1
+        found = [
+            {
+                "belief": h.belief,
+                "label": h.label,
+                "family": h.family,
+                "first_step": h.first_step,
+                "first_position": round(h.first_step / (len(a.steps) - 1), 3) if len(a.steps) > 1 else 0.0,
+                "steps": h.steps,
+                "stance": h.stance,
+                "evidence": [e.model_dump() for e in h.evidence],
+            }
+            for h in a.hypotheses
+        ]
+        row = {"trace_id": a.trace.id, "model": a.trace.model, "steps": len(a.steps), "hypotheses": found}
+        if as_json:
+            _json_line(row)
+        elif found or show_all:
+            rows.append(row)
+    if not as_json:
+        table = Table(title=f"hypotheses explored in {n} traces", title_justify="left", show_lines=True)
+        for col in ("trace_id", "model", "hypothesis", "first step", "stance", "evidence"):
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            if not row["hypotheses"]:
+                table.add_row(row["trace_id"], row["model"] or "-", "-", "", "", "")
+            for h in row["hypotheses"]:
+                quote = h["evidence"][0]["quote"] if h["evidence"] else ""
+                quote = quote if len(quote) <= 140 else quote[:137] + "…"
+                table.add_row(
+                    row["trace_id"],
+                    row["model"] or "-",
+                    h["belief"],
+                    f"{h['first_step']} ({h['first_position']:.2f})",
+                    h["stance"],
+                    quote,
+                )
+        out.print(table)
+        if not rows:
+            out.print("no trace explored any hypothesis of the taxonomy")
+    _report_skipped(skipped)
+    raise typer.Exit(_exit_code(n, skipped))
 
 
 def _fmt(value: object) -> str:

@@ -1,4 +1,4 @@
-"""Run the stages over traces: segment → embed → graph → metrics, one :class:`Analysis` each.
+"""Run the stages over traces: segment → embed → graph → beliefs → metrics, one :class:`Analysis` each.
 
 Traces are processed in chunks so that the embedder sees a few thousand step texts per call
 (batched, identical texts once), which is where the time goes; everything else is small beside it.
@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cotgraph.beliefs.hypotheses import belief_metrics, hypotheses, hypothesis_graph, hypothesis_moves
+from cotgraph.beliefs.tagger import BeliefTagger, TaggerConfig, load_classifier
+from cotgraph.beliefs.taxonomy import load_taxonomy
 from cotgraph.embed import Embedder, get_embedder
 from cotgraph.graph import GraphConfig, build_graph, graph_edges
 from cotgraph.io.markup import split_any
 from cotgraph.metrics import compute_metrics
-from cotgraph.model import Analysis, Source, Step, Trace, stable_id
+from cotgraph.model import Analysis, BeliefTag, Hypothesis, Source, Step, Trace, stable_id
 from cotgraph.segment import SegmentConfig, segment_many
 
 
@@ -29,6 +32,12 @@ class AnalyzeConfig:
     """``default`` (all-MiniLM-L6-v2, bundled), ``fast`` (its static distillation) or any
     sentence-transformers model name or path available offline."""
     device: str | None = None
+    beliefs: str | None = "metagaming"
+    """The belief taxonomy to tag with: a shipped name (``metagaming``, ``reasoning``) or a YAML
+    file; ``None`` skips belief tagging."""
+    tagger: TaggerConfig = field(default_factory=TaggerConfig)
+    classifier: str | None = None
+    """``module:function`` of a user classifier that confirms or vetoes candidate tags."""
     chunk_steps: int = 16384
     """Steps gathered from consecutive traces before one embedding call."""
     batch_size: int = 64
@@ -49,16 +58,52 @@ def trace_from_text(text: str, *, model: str | None = None) -> Trace:
     )
 
 
+_TAGGERS: dict[tuple[object, ...], BeliefTagger] = {}
+
+
+def make_tagger(config: AnalyzeConfig, embedder: Embedder) -> BeliefTagger | None:
+    """The belief tagger the configuration asks for (``None`` when beliefs are off); cached, since
+    building one embeds every example phrasing of the taxonomy."""
+    if config.beliefs is None:
+        return None
+    key = (config.beliefs, id(embedder), config.tagger, config.classifier)
+    if key not in _TAGGERS:
+        classifier = load_classifier(config.classifier) if config.classifier else None
+        _TAGGERS[key] = BeliefTagger(load_taxonomy(config.beliefs), embedder, config.tagger, classifier)
+    return _TAGGERS[key]
+
+
 def analyze_one(
-    trace: Trace, steps: list[Step], embeddings: np.ndarray, config: AnalyzeConfig, embedder: str
+    trace: Trace,
+    steps: list[Step],
+    embeddings: np.ndarray,
+    config: AnalyzeConfig,
+    embedder: str,
+    tagger: BeliefTagger | None = None,
 ) -> Analysis:
-    """Graph and metrics of one segmented, embedded trace."""
+    """Graph, beliefs and metrics of one segmented, embedded trace."""
     graph = build_graph(steps, embeddings, config.graph, trace_id=trace.id)
+    metrics = compute_metrics(graph)
+    tags: list[BeliefTag] = []
+    found: list[Hypothesis] = []
+    moves: list[dict[str, object]] = []
+    if tagger is not None:
+        tags = tagger.tag(trace, steps, embeddings)
+        for tag in tags:
+            graph.nodes[tag.step].setdefault("beliefs", []).append(tag)
+        found = hypotheses(trace, tags, tagger.taxonomy)
+        moves = hypothesis_moves(tags)
+        metrics.update(belief_metrics(steps, tags, tagger.taxonomy))
+        graph.graph["hypotheses"] = hypothesis_graph(found, moves)
     return Analysis(
         trace=trace,
         steps=steps,
         edges=graph_edges(graph),
-        metrics=compute_metrics(graph),
+        metrics=metrics,
+        beliefs=tags,
+        hypotheses=found,
+        hypothesis_edges=moves,
+        taxonomy=tagger.taxonomy.name if tagger else None,
         embedder=embedder,
         graph=graph,
     )
@@ -74,6 +119,7 @@ def analyze_many(
     """Analyse traces in order. ``progress`` is called with the number of steps embedded so far."""
     config = config or AnalyzeConfig()
     embedder = embedder or get_embedder(config.embedder, device=config.device)
+    tagger = make_tagger(config, embedder)
     done = 0
     chunk: list[tuple[Trace, list[Step]]] = []
     pending = 0
@@ -93,7 +139,7 @@ def analyze_many(
             progress(done)
         offset = 0
         for trace, steps in chunk:
-            yield analyze_one(trace, steps, vectors[offset : offset + len(steps)], config, embedder.name)
+            yield analyze_one(trace, steps, vectors[offset : offset + len(steps)], config, embedder.name, tagger)
             offset += len(steps)
         chunk.clear()
 

@@ -99,6 +99,49 @@ class Edge(BaseModel):
     """Cosine similarity of the two steps' embeddings, where it chose the target."""
 
 
+Stance = Literal["raised", "entertained", "endorsed", "rejected"]
+"""How a step holds a belief: ``raised`` named without commitment; ``entertained`` hedged or
+asked; ``endorsed`` asserted or acted on; ``rejected`` denied, or dropped for an alternative."""
+
+
+class BeliefTag(BaseModel):
+    """One belief a step carries, with how strongly and in what stance, and what produced it."""
+
+    step: int
+    belief: str
+    score: float
+    """In [0, 1]: lexical cue and embedding similarity to the belief's examples, combined."""
+    stance: Stance
+    start: int
+    end: int
+    """The evidence: character offsets into ``Trace.reasoning`` (the cue's sentence, or the step)."""
+    via: str
+    """What produced it: ``cue:<phrase>``, ``example:<nearest example>``, ``rejects:<belief>``."""
+
+
+class Evidence(BaseModel):
+    step: int
+    start: int
+    end: int
+    quote: str
+
+
+class Hypothesis(BaseModel):
+    """One belief across a trace: where it was first entertained, the steps that carry it, how it
+    stood at the end, and the quotes that show it."""
+
+    belief: str
+    label: str
+    family: str
+    stance: Stance
+    """The stance of the last step that carries it."""
+    first_step: int
+    last_step: int
+    steps: list[int]
+    stances: list[Stance]
+    evidence: list[Evidence]
+
+
 class Analysis(BaseModel):
     """Everything cotgraph knows about one trace. ``to_json()`` gives the JSON contract
     (``docs/schema.md``); ``graph`` is the networkx search graph, for Python users."""
@@ -108,9 +151,13 @@ class Analysis(BaseModel):
     trace: Trace
     steps: list[Step]
     edges: list[Edge] = Field(default_factory=list)
-    metrics: dict[str, float | int | None] = Field(default_factory=dict)
-    beliefs: dict[int, list[dict[str, Any]]] = Field(default_factory=dict)
-    hypotheses: list[dict[str, Any]] = Field(default_factory=list)
+    metrics: dict[str, float | int | bool | None] = Field(default_factory=dict)
+    beliefs: list[BeliefTag] = Field(default_factory=list)
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    hypothesis_edges: list[dict[str, Any]] = Field(default_factory=list)
+    """Moves between hypotheses: ``{"src", "dst", "count", "steps"}`` (belief ids; the steps where
+    the leading hypothesis changed)."""
+    taxonomy: str | None = None
     embedder: str | None = None
     graph: nx.DiGraph | None = Field(default=None, exclude=True, repr=False)
 
@@ -121,6 +168,18 @@ class Analysis(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The JSON contract: one object per trace, stable keys, extended only by adding keys."""
         trace = self.trace
+        by_step: dict[int, list[dict[str, Any]]] = {}
+        for tag in self.beliefs:
+            by_step.setdefault(tag.step, []).append(
+                {
+                    "id": tag.belief,
+                    "score": round(tag.score, 4),
+                    "stance": tag.stance,
+                    "start": tag.start,
+                    "end": tag.end,
+                    "via": tag.via,
+                }
+            )
         return {
             "schema_version": SCHEMA_VERSION,
             "trace_id": trace.id,
@@ -132,6 +191,7 @@ class Analysis(BaseModel):
             "output": trace.output,
             "metadata": trace.metadata,
             "embedder": self.embedder,
+            "taxonomy": self.taxonomy,
             "steps": [
                 {
                     "idx": s.idx,
@@ -140,12 +200,13 @@ class Analysis(BaseModel):
                     "text": s.text,
                     "kind": s.kind,
                     "markers": s.markers,
-                    "beliefs": self.beliefs.get(s.idx, []),
+                    "beliefs": by_step.get(s.idx, []),
                 }
                 for s in self.steps
             ],
             "edges": [e.model_dump(exclude_none=True) for e in self.edges],
-            "hypotheses": self.hypotheses,
+            "hypotheses": [h.model_dump() for h in self.hypotheses],
+            "hypothesis_edges": self.hypothesis_edges,
             "metrics": self.metrics,
         }
 
