@@ -24,13 +24,16 @@ import re
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from cotgraph.beliefs.taxonomy import load_taxonomy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scoring import PRF
+
 from cotgraph.engine import AnalyzeConfig, analyze_many
 from cotgraph.io import LoadOptions, load
 from cotgraph.model import Analysis
@@ -53,31 +56,6 @@ MATH_PATHS = (
 
 def options_for(path: str) -> LoadOptions:
     return LoadOptions(model="deepseek-r1") if path.startswith("thoughtology") else LoadOptions()
-
-
-@dataclass
-class PRF:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def add(self, predicted: bool, gold: bool) -> None:
-        self.tp += predicted and gold
-        self.fp += predicted and not gold
-        self.fn += gold and not predicted
-
-    def as_dict(self) -> dict[str, float | int]:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        return {
-            "precision": round(p, 3),
-            "recall": round(r, 3),
-            "f1": round(f, 3),
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-        }
 
 
 def analyse_paths(data: Path, paths: list[str], config: AnalyzeConfig) -> dict[str, Analysis]:

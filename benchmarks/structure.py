@@ -21,11 +21,13 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scoring import PRF
 
 from cotgraph.engine import AnalyzeConfig, analyze_many
 from cotgraph.io import load
@@ -40,24 +42,6 @@ MARKER_CHECK = re.compile(r"\b(?:verify|verifying|double[- ]?check|let me check|
 
 DEV_MODELS = ("deepseek-r1-distill-llama-8b",)
 """The traces the cue lists were read against while writing them; the others are held out."""
-
-
-@dataclass
-class Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def add(self, predicted: bool, gold: bool) -> None:
-        self.tp += predicted and gold
-        self.fp += predicted and not gold
-        self.fn += gold and not predicted
-
-    def prf(self) -> tuple[float, float, float]:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        return p, r, f
 
 
 def chunk_starts(reasoning: str, chunks: list[str]) -> list[int | None]:
@@ -83,7 +67,7 @@ def chunk_starts(reasoning: str, chunks: list[str]) -> list[int | None]:
 
 def evaluate(analyses: Iterable[Analysis], chunks_for: dict[str, list[dict]]) -> dict:
     """Per split, per task, per system: counts and P/R/F1."""
-    table: dict[str, dict[str, dict[str, Counts]]] = {}
+    table: dict[str, dict[str, dict[str, PRF]]] = {}
     placed = total = 0
     for analysis in analyses:
         trace = analysis.trace
@@ -111,7 +95,7 @@ def evaluate(analyses: Iterable[Analysis], chunks_for: dict[str, list[dict]]) ->
             for part in (split, "all"):
                 for system, labels in predicted.items():
                     for task in ("backtrack", "verify"):
-                        cell = table.setdefault(part, {}).setdefault(task, {}).setdefault(system, Counts())
+                        cell = table.setdefault(part, {}).setdefault(task, {}).setdefault(system, PRF())
                         cell.add(labels[task], gold[task])
     out: dict = {"chunks": total, "placed": placed, "results": {}}
     for part, tasks in table.items():

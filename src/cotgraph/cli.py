@@ -27,6 +27,9 @@ from rich.table import Table
 from cotgraph import __version__
 from cotgraph.io import FILE_FORMATS, LoadOptions, iter_load
 from cotgraph.model import Analysis, Skipped, Trace
+
+if typing.TYPE_CHECKING:
+    from cotgraph.engine import AnalyzeConfig
 from cotgraph.segment import Granularity, SegmentConfig, segment
 
 EXIT_OK = 0
@@ -103,31 +106,46 @@ def _load_options(values: dict[str, Any]) -> LoadOptions:
     return LoadOptions(format=fmt, **{k: v for k, v in values.items() if k != "fmt"})
 
 
-def reads_traces(command: Callable[..., None]) -> Callable[..., None]:
-    """Give a command the input options every reading command shares.
+def _resolve(annotation: Any, command: Callable[..., None]) -> Any:
+    """A string annotation (``from __future__ import annotations``) evaluated in the command's
+    module, so that typer sees the real ``Annotated[...]`` type."""
+    return eval(annotation, command.__globals__) if isinstance(annotation, str) else annotation
 
-    The command declares ``options: LoadOptions``; the CLI shows ``--format``, ``--text-field`` …
-    in its place and hands the command the :class:`LoadOptions` they make."""
-    signature = inspect.signature(command)
-    hints = typing.get_type_hints(command, include_extras=True)  # resolve the string annotations
-    params = [
-        p.replace(annotation=hints.get(p.name, p.annotation))
-        for p in signature.parameters.values()
-        if p.name != "options"
-    ]
-    shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
-        for name, annotation, default in _INPUT_PARAMS
-    ]
-    names = {name for name, _, _ in _INPUT_PARAMS}
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        values = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
-        command(options=_load_options(values), **kwargs)
+def _option_group(
+    target: str, group: list[tuple[str, Any, Any]], build: Callable[[dict[str, Any]], Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator that shows the options of ``group`` on the command line in place of the
+    command's parameter ``target``, and hands the command ``build(their values)`` as ``target``."""
 
-    wrapper.__signature__ = signature.replace(parameters=[*params, *shared])  # type: ignore[attr-defined]
-    return wrapper
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command)
+        params = [
+            p.replace(annotation=_resolve(p.annotation, command))
+            for p in signature.parameters.values()
+            if p.name != target
+        ]
+        shared = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+            for name, annotation, default in group
+        ]
+        names = {name for name, _, _ in group}
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            values = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+            command(**{target: build(values)}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*params, *shared])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in [*params, *shared]}
+        return wrapper
+
+    return decorate
+
+
+reads_traces = _option_group("options", _INPUT_PARAMS, _load_options)
+"""Every command that reads traces declares ``options: LoadOptions`` and gets ``--format``,
+``--text-field`` … in its place."""
 
 
 def _granularity(value: str) -> Granularity:
@@ -310,29 +328,45 @@ TABLE_METRICS: dict[str, str] = {
 """The key metrics ``cotgraph metrics`` shows by default, with their column headers."""
 
 
+def _analyze_config(values: dict[str, Any]) -> AnalyzeConfig:
+    from cotgraph.engine import AnalyzeConfig
+
+    beliefs = values["beliefs"]
+    return AnalyzeConfig(
+        segment=SegmentConfig(granularity=_granularity(values["granularity"])),
+        embedder=values["embedder"],
+        device=values["device"],
+        beliefs=None if beliefs.lower() == "none" else beliefs,
+        classifier=values["classifier"],
+    )
+
+
+analyzes_traces = _option_group(
+    "config",
+    [
+        ("granularity", GranularityOpt, "step"),
+        ("embedder", EmbedderOpt, "default"),
+        ("device", DeviceOpt, None),
+        ("beliefs", BeliefsOpt, "metagaming"),
+        ("classifier", ClassifierOpt, None),
+    ],
+    _analyze_config,
+)
+"""Every command that analyses traces declares ``config: AnalyzeConfig`` and gets
+``--granularity``, ``--embedder``, ``--device``, ``--beliefs``, ``--classifier`` in its place."""
+
+
 def _analyses(
-    inputs: list[str],
-    options: LoadOptions,
-    granularity: str,
-    embedder: str,
-    device: str | None,
-    skipped: list[Skipped],
-    beliefs: str = "metagaming",
-    classifier: str | None = None,
+    inputs: list[str], options: LoadOptions, config: AnalyzeConfig, skipped: list[Skipped]
 ) -> Iterator[Analysis]:
     """Analyses in input order, with a progress bar over embedded steps on a terminal."""
     from cotgraph.beliefs.tagger import ClassifierError
     from cotgraph.beliefs.taxonomy import TaxonomyError
     from cotgraph.embed import EmbeddingError, get_embedder
-    from cotgraph.engine import AnalyzeConfig, analyze_many, make_tagger
+    from cotgraph.engine import analyze_many, make_tagger
 
-    segment_config = SegmentConfig(granularity=_granularity(granularity))
-    taxonomy = None if beliefs.lower() == "none" else beliefs
-    config = AnalyzeConfig(
-        segment=segment_config, embedder=embedder, device=device, beliefs=taxonomy, classifier=classifier
-    )
     try:
-        model = get_embedder(embedder, device=device)
+        model = get_embedder(config.embedder, device=config.device)
         make_tagger(config, model)  # fail now, in one line, on a bad taxonomy or classifier
     except (EmbeddingError, TaxonomyError, ClassifierError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
@@ -359,24 +393,21 @@ def _analyses(
 
 @app.command("analyze")
 @reads_traces
+@analyzes_traces
 def analyze_cmd(
     inputs: Inputs,
     options: LoadOptions,
+    config: AnalyzeConfig,
     out_path: Annotated[
         str | None, typer.Option("--out", "-o", help="Write the JSON contract here (JSON Lines); default: stdout.")
     ] = None,
-    granularity: GranularityOpt = "step",
-    embedder: EmbedderOpt = "default",
-    device: DeviceOpt = None,
-    beliefs: BeliefsOpt = "metagaming",
-    classifier: ClassifierOpt = None,
 ) -> None:
     """Build the search graph and tag the beliefs of every trace; write the JSON contract (docs/schema.md)."""
     skipped: list[Skipped] = []
     n = 0
     target = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
     try:
-        for analysis in _analyses(inputs, options, granularity, embedder, device, skipped, beliefs, classifier):
+        for analysis in _analyses(inputs, options, config, skipped):
             target.write(json.dumps(analysis.to_json(), ensure_ascii=False) + "\n")
             n += 1
     finally:
@@ -390,14 +421,11 @@ def analyze_cmd(
 
 @app.command("metrics")
 @reads_traces
+@analyzes_traces
 def metrics_cmd(
     inputs: Inputs,
     options: LoadOptions,
-    granularity: GranularityOpt = "step",
-    embedder: EmbedderOpt = "default",
-    device: DeviceOpt = None,
-    beliefs: BeliefsOpt = "metagaming",
-    classifier: ClassifierOpt = None,
+    config: AnalyzeConfig,
     all_metrics: Annotated[bool, typer.Option("--all", help="Show every metric, not only the key ones.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -407,7 +435,7 @@ def metrics_cmd(
     skipped: list[Skipped] = []
     rows = [
         {"trace_id": a.trace.id, "model": a.trace.model, **a.metrics}
-        for a in _analyses(inputs, options, granularity, embedder, device, skipped, beliefs, classifier)
+        for a in _analyses(inputs, options, config, skipped)
     ]
     if as_json:
         _json_line(rows)
@@ -427,14 +455,11 @@ def metrics_cmd(
 
 @app.command("beliefs")
 @reads_traces
+@analyzes_traces
 def beliefs_cmd(
     inputs: Inputs,
     options: LoadOptions,
-    granularity: GranularityOpt = "step",
-    embedder: EmbedderOpt = "default",
-    device: DeviceOpt = None,
-    beliefs: BeliefsOpt = "metagaming",
-    classifier: ClassifierOpt = None,
+    config: AnalyzeConfig,
     show_all: Annotated[bool, typer.Option("--all", help="List traces that explored no hypothesis too.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -442,7 +467,7 @@ def beliefs_cmd(
     skipped: list[Skipped] = []
     n = 0
     rows: list[dict[str, Any]] = []
-    for a in _analyses(inputs, options, granularity, embedder, device, skipped, beliefs, classifier):
+    for a in _analyses(inputs, options, config, skipped):
         n += 1
         found = [
             {
