@@ -401,9 +401,15 @@ def analyze_cmd(
     out_path: Annotated[
         str | None, typer.Option("--out", "-o", help="Write the JSON contract here (JSON Lines); default: stdout.")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store the analyses in this DuckDB file (resumable; docs/schema-store.md)."),
+    ] = None,
 ) -> None:
     """Build the search graph and tag the beliefs of every trace; write the JSON contract (docs/schema.md)."""
     skipped: list[Skipped] = []
+    if db is not None:
+        raise typer.Exit(_ingest(inputs, options, config, db, skipped))
     n = 0
     target = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
     try:
@@ -417,6 +423,59 @@ def analyze_cmd(
     if out_path:
         err.print(f"{n} traces analysed → {out_path}", highlight=False)
     raise typer.Exit(_exit_code(n, skipped))
+
+
+def _ingest(inputs: list[str], options: LoadOptions, config: AnalyzeConfig, db: str, skipped: list[Skipped]) -> int:
+    """Analyse into a store: traces already stored with the same content are skipped, the rest are
+    written in batches, each batch in one transaction (a killed run resumes where it stopped)."""
+    import os
+
+    from cotgraph.embed import get_embedder
+    from cotgraph.engine import analyze_many, make_tagger
+    from cotgraph.store import Store, StoreError, pending
+
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_NOTHING
+    batch_size = max(1, int(os.environ.get("COTGRAPH_STORE_BATCH", "32")))
+    with store:
+        model = get_embedder(config.embedder, device=config.device)
+        tagger = make_tagger(config, model)
+        stored = store.stored_hashes()
+        seen = 0
+
+        def counted(traces: Iterator[Trace]) -> Iterator[Trace]:
+            nonlocal seen
+            for trace in traces:
+                seen += 1
+                yield trace
+
+        todo = pending(
+            counted(_read(inputs, options, skipped, show_progress=False)),
+            stored,
+            model.name,
+            tagger.taxonomy.name if tagger else None,
+        )
+        batch: list[Analysis] = []
+        written = 0
+        for analysis in analyze_many(todo, config, embedder=model):
+            batch.append(analysis)
+            if len(batch) >= batch_size:
+                store.write(batch)
+                written += len(batch)
+                batch = []
+        store.write(batch)
+        written += len(batch)
+        store.write_skipped(skipped)
+        total = store.count()
+    _report_skipped(skipped)
+    err.print(
+        f"{written} traces analysed, {seen - written} already stored; {total} traces in {db}",
+        highlight=False,
+    )
+    return _exit_code(seen, skipped)
 
 
 @app.command("metrics")
@@ -510,6 +569,101 @@ def beliefs_cmd(
             out.print("no trace explored any hypothesis of the taxonomy")
     _report_skipped(skipped)
     raise typer.Exit(_exit_code(n, skipped))
+
+
+DbOpt = Annotated[str, typer.Option("--db", help="The DuckDB store written by `cotgraph analyze --db`.")]
+
+
+def _open_corpus(db: str) -> Any:
+    from cotgraph.corpus import Corpus
+    from cotgraph.store import StoreError
+
+    try:
+        return Corpus.open(db)
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_NOTHING) from None
+
+
+def _print_rows(rows: Any, as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(rows.records(), ensure_ascii=False, default=str) + "\n")
+        return
+    table = Table(title=title, title_justify="left")
+    for col in rows.columns:
+        table.add_column(col, overflow="fold")
+    for row in rows.rows:
+        table.add_row(*(_fmt(v) for v in row))
+    out.print(table)
+
+
+@app.command("sql")
+def sql_cmd(
+    statement: Annotated[
+        str, typer.Argument(help="A SELECT statement over the store's tables (docs/schema-store.md).")
+    ],
+    db: DbOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run read-only SQL on a store and print the rows."""
+    from cotgraph.store import StoreError
+
+    with _open_corpus(db) as corpus:
+        try:
+            rows = corpus.sql(statement)
+        except StoreError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(EXIT_NOTHING) from None
+    _print_rows(rows, as_json, f"{len(rows)} rows")
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("query")
+def query_cmd(
+    expr: Annotated[
+        str, typer.Argument(help='e.g. "explored(eval_awareness) and not explored(grader)" (docs/query.md)')
+    ],
+    db: DbOpt,
+    steps: Annotated[bool, typer.Option("--steps", help="List the matching traces' belief-carrying steps.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the traces of a store that match a query expression."""
+    from cotgraph.query import QuerySyntaxError
+    from cotgraph.store import StoreError
+
+    with _open_corpus(db) as corpus:
+        try:
+            rows = corpus.query(expr, steps=steps)
+        except QuerySyntaxError as exc:
+            err.print(str(exc), markup=False, highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        except StoreError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(EXIT_NOTHING) from None
+    _print_rows(rows, as_json, f"{len(rows)} {'steps' if steps else 'traces'} match")
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("search")
+def search_cmd(
+    text: Annotated[str, typer.Argument(help="A sentence; the steps nearest to it in meaning are listed.")],
+    db: DbOpt,
+    top: Annotated[int, typer.Option("--top", "-k", help="How many steps.")] = 10,
+    model: Annotated[str | None, typer.Option("--model", help="Only traces of this model.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the steps nearest in meaning to a sentence, across the corpus or one model."""
+    from cotgraph.embed import EmbeddingError
+    from cotgraph.store import StoreError
+
+    with _open_corpus(db) as corpus:
+        try:
+            rows = corpus.search(text, top=top, model=model)
+        except (StoreError, EmbeddingError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(EXIT_NOTHING) from None
+    _print_rows(rows, as_json, f"{len(rows)} nearest steps")
+    raise typer.Exit(EXIT_OK)
 
 
 def _fmt(value: object) -> str:

@@ -106,6 +106,7 @@ def analyze_one(
         taxonomy=tagger.taxonomy.name if tagger else None,
         embedder=embedder,
         graph=graph,
+        embeddings=embeddings,
     )
 
 

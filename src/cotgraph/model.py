@@ -160,6 +160,8 @@ class Analysis(BaseModel):
     taxonomy: str | None = None
     embedder: str | None = None
     graph: nx.DiGraph | None = Field(default=None, exclude=True, repr=False)
+    embeddings: Any = Field(default=None, exclude=True, repr=False)
+    """The steps' unit-normalised embeddings (a float32 array, one row per step), for the store."""
 
     @property
     def trace_id(self) -> str:

@@ -56,6 +56,18 @@ class TaggerConfig:
     max_tags_per_step: int = 4
 
 
+STATIC_CALIBRATED = TaggerConfig(sim_floor=0.60, sim_ceiling=0.95)
+"""The similarity thresholds calibrated for the static (``--embedder fast``) model, whose cosines
+run higher than MiniLM's (``python benchmarks/calibrate_beliefs.py --embedder fast``)."""
+
+
+def config_for(embedder_name: str, config: TaggerConfig) -> TaggerConfig:
+    """The calibrated thresholds for the embedder in use, unless the caller set their own."""
+    if config == TaggerConfig() and "static" in embedder_name:
+        return STATIC_CALIBRATED
+    return config
+
+
 def load_classifier(spec: str) -> Classifier:
     """``module:function`` → the callable, with a clear error when it is not there."""
     module_name, _, attr = spec.partition(":")
@@ -222,7 +234,7 @@ class BeliefTagger:
         classifier: Classifier | None = None,
     ) -> None:
         self.taxonomy = taxonomy
-        self.config = config or TaggerConfig()
+        self.config = config_for(getattr(embedder, "name", ""), config or TaggerConfig())
         self.classifier = classifier
         self.matchers = _Matchers(taxonomy)
         examples = [ex for belief in taxonomy.beliefs for ex in belief.examples]

@@ -1,0 +1,295 @@
+"""The corpus store: analyses in one DuckDB file (schema: ``docs/schema-store.md``).
+
+Ingest is idempotent and resumable. Traces are written in small batches, each in one
+transaction that first deletes the batch's old rows, so a run killed at any point leaves every
+trace either wholly stored or not at all; a new run skips the traces already stored with the same
+content hash and analyses the rest, ending with each trace exactly once. Skipped input records
+are stored with their reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from cotgraph.model import Analysis, Skipped, Trace
+
+STORE_SCHEMA_VERSION = "1"
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+    """CREATE TABLE IF NOT EXISTS traces (
+        trace_id TEXT PRIMARY KEY, model TEXT, channel TEXT, question TEXT, source_path TEXT,
+        source_record INTEGER, source_part TEXT, reasoning TEXT, output TEXT, metadata JSON,
+        embedder TEXT, taxonomy TEXT, n_steps INTEGER, content_hash TEXT, ingested_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS steps (
+        trace_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER, text TEXT, kind TEXT,
+        markers TEXT[], embedding FLOAT[], PRIMARY KEY (trace_id, idx))""",
+    "CREATE TABLE IF NOT EXISTS edges (trace_id TEXT, src INTEGER, dst INTEGER, type TEXT, score DOUBLE)",
+    """CREATE TABLE IF NOT EXISTS beliefs (
+        trace_id TEXT, step INTEGER, belief TEXT, score DOUBLE, stance TEXT, start INTEGER, "end" INTEGER,
+        via TEXT)""",
+    """CREATE TABLE IF NOT EXISTS hypotheses (
+        trace_id TEXT, belief TEXT, label TEXT, family TEXT, stance TEXT, first_step INTEGER,
+        last_step INTEGER, steps INTEGER[], evidence JSON)""",
+    "CREATE TABLE IF NOT EXISTS metrics (trace_id TEXT, name TEXT, value DOUBLE, PRIMARY KEY (trace_id, name))",
+    """CREATE TABLE IF NOT EXISTS skipped (
+        path TEXT, record INTEGER, reason TEXT, seen_at TIMESTAMP, UNIQUE (path, record, reason))""",
+)
+_TRACE_TABLES = ("traces", "steps", "edges", "beliefs", "hypotheses", "metrics")
+
+
+class StoreError(Exception):
+    """A store that cannot be opened or has another schema version."""
+
+
+def content_hash(trace: Trace, embedder: str | None, taxonomy: str | None) -> str:
+    """What decides whether a stored analysis is still the analysis of this trace."""
+    digest = hashlib.sha1()
+    for part in (trace.reasoning, trace.model or "", embedder or "", taxonomy or "", STORE_SCHEMA_VERSION):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+class Store:
+    """One DuckDB file holding a corpus of analyses."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise StoreError(f"{self.path}: no such store")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
+        if not read_only:
+            self._ensure_schema()
+        else:
+            self._check_version()
+
+    def _ensure_schema(self) -> None:
+        for statement in _DDL:
+            self.con.execute(statement)
+        found = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if found is None:
+            self.con.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?), ('created_at', CAST(now() AS TEXT))",
+                [STORE_SCHEMA_VERSION],
+            )
+        elif found[0] != STORE_SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {found[0]}, this cotgraph writes {STORE_SCHEMA_VERSION}")
+
+    def _check_version(self) -> None:
+        try:
+            found = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.Error:
+            raise StoreError(f"{self.path}: not a cotgraph store (no meta table)") from None
+        if found is None or found[0] != STORE_SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {found and found[0]}, expected {STORE_SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading --------------------------------------------------------------------------
+
+    def stored_hashes(self) -> dict[str, str]:
+        """trace id → content hash of every stored trace."""
+        return dict(self.con.execute("SELECT trace_id, content_hash FROM traces").fetchall())
+
+    def count(self, table: str = "traces") -> int:
+        if table not in (*_TRACE_TABLES, "skipped"):
+            raise ValueError(f"unknown table {table!r}")
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+
+    # --- writing --------------------------------------------------------------------------
+
+    def write(self, analyses: Sequence[Analysis]) -> None:
+        """Store a batch of analyses in one transaction (replacing older rows of the same traces)."""
+        if not analyses:
+            return
+        ids = [a.trace.id for a in analyses]
+        tables = _batch_tables(analyses)
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in _TRACE_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT unnest(?::TEXT[]))", [ids])
+            for table, arrow in tables.items():
+                con.register("_batch", arrow)
+                columns = ", ".join(f'"{c}"' for c in arrow.column_names)
+                con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _batch")
+                con.unregister("_batch")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def write_skipped(self, skipped: Iterable[Skipped]) -> None:
+        rows = [(s.path, s.record, s.reason) for s in skipped]
+        if rows:
+            self.con.executemany(
+                "INSERT INTO skipped VALUES (?, ?, ?, now()) ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+
+_SCHEMAS: dict[str, pa.Schema] = {
+    "traces": pa.schema(
+        [
+            ("trace_id", pa.string()),
+            ("model", pa.string()),
+            ("channel", pa.string()),
+            ("question", pa.string()),
+            ("source_path", pa.string()),
+            ("source_record", pa.int32()),
+            ("source_part", pa.string()),
+            ("reasoning", pa.string()),
+            ("output", pa.string()),
+            ("metadata", pa.string()),
+            ("embedder", pa.string()),
+            ("taxonomy", pa.string()),
+            ("n_steps", pa.int32()),
+            ("content_hash", pa.string()),
+        ]
+    ),
+    "steps": pa.schema(
+        [
+            ("trace_id", pa.string()),
+            ("idx", pa.int32()),
+            ("start", pa.int32()),
+            ("end", pa.int32()),
+            ("text", pa.string()),
+            ("kind", pa.string()),
+            ("markers", pa.list_(pa.string())),
+            ("embedding", pa.list_(pa.float32())),
+        ]
+    ),
+    "edges": pa.schema(
+        [
+            ("trace_id", pa.string()),
+            ("src", pa.int32()),
+            ("dst", pa.int32()),
+            ("type", pa.string()),
+            ("score", pa.float64()),
+        ]
+    ),
+    "beliefs": pa.schema(
+        [
+            ("trace_id", pa.string()),
+            ("step", pa.int32()),
+            ("belief", pa.string()),
+            ("score", pa.float64()),
+            ("stance", pa.string()),
+            ("start", pa.int32()),
+            ("end", pa.int32()),
+            ("via", pa.string()),
+        ]
+    ),
+    "hypotheses": pa.schema(
+        [
+            ("trace_id", pa.string()),
+            ("belief", pa.string()),
+            ("label", pa.string()),
+            ("family", pa.string()),
+            ("stance", pa.string()),
+            ("first_step", pa.int32()),
+            ("last_step", pa.int32()),
+            ("steps", pa.list_(pa.int32())),
+            ("evidence", pa.string()),
+        ]
+    ),
+    "metrics": pa.schema([("trace_id", pa.string()), ("name", pa.string()), ("value", pa.float64())]),
+}
+
+
+def _rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
+    """One analysis as rows of each store table."""
+    t = analysis.trace
+    tid = t.id
+    vectors = analysis.embeddings
+    trace_row = {
+        "trace_id": tid,
+        "model": t.model,
+        "channel": t.channel,
+        "question": t.question,
+        "source_path": t.source.path,
+        "source_record": t.source.record,
+        "source_part": t.source.part,
+        "reasoning": t.reasoning,
+        "output": t.output,
+        "metadata": json.dumps(t.metadata, ensure_ascii=False),
+        "embedder": analysis.embedder,
+        "taxonomy": analysis.taxonomy,
+        "n_steps": len(analysis.steps),
+        "content_hash": content_hash(t, analysis.embedder, analysis.taxonomy),
+    }
+    steps = [
+        {
+            "trace_id": tid,
+            "idx": s.idx,
+            "start": s.start,
+            "end": s.end,
+            "text": s.text,
+            "kind": s.kind,
+            "markers": list(s.markers),
+            "embedding": None if vectors is None else np.asarray(vectors[s.idx], dtype=np.float32).tolist(),
+        }
+        for s in analysis.steps
+    ]
+    edges = [{"trace_id": tid, **e.model_dump()} for e in analysis.edges]
+    beliefs = [{"trace_id": tid, **b.model_dump()} for b in analysis.beliefs]
+    hypotheses = [
+        {
+            "trace_id": tid,
+            **h.model_dump(exclude={"stances", "evidence"}),
+            "evidence": json.dumps([e.model_dump() for e in h.evidence], ensure_ascii=False),
+        }
+        for h in analysis.hypotheses
+    ]
+    metrics = [
+        {"trace_id": tid, "name": name, "value": None if value is None else float(value)}
+        for name, value in analysis.metrics.items()
+    ]
+    return {
+        "traces": [trace_row],
+        "steps": steps,
+        "edges": edges,
+        "beliefs": beliefs,
+        "hypotheses": hypotheses,
+        "metrics": metrics,
+    }
+
+
+def _batch_tables(analyses: Sequence[Analysis]) -> dict[str, pa.Table]:
+    """The rows of a batch of analyses, as one Arrow table per store table."""
+    rows: dict[str, list[dict[str, Any]]] = {table: [] for table in _SCHEMAS}
+    for analysis in analyses:
+        for table, table_rows in _rows(analysis).items():
+            rows[table].extend(table_rows)
+    return {
+        table: pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows[table]], schema=schema)
+        for table, schema in _SCHEMAS.items()
+    }
+
+
+def pending(
+    traces: Iterable[Trace], stored: dict[str, str], embedder: str | None, taxonomy: str | None
+) -> Iterator[Trace]:
+    """The traces not yet stored with the same content hash: what a resumed run still has to do."""
+    for trace in traces:
+        if stored.get(trace.id) != content_hash(trace, embedder, taxonomy):
+            yield trace
