@@ -666,6 +666,84 @@ def search_cmd(
     raise typer.Exit(EXIT_OK)
 
 
+@app.command("compare")
+def compare_cmd(
+    db: DbOpt,
+    by: Annotated[
+        str, typer.Option("--by", help="model, channel, taxonomy, embedder, source_path or metadata.KEY.")
+    ] = "model",
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="A metric to compare (repeat); default: all but belief metrics."),
+    ] = None,
+    as_json: JsonOpt = False,
+    csv_dir: Annotated[str | None, typer.Option("--csv", help="Write stats.csv, beliefs.csv, paired.csv here.")] = None,
+    plots_dir: Annotated[str | None, typer.Option("--plots", help="Write PNG and SVG plots here.")] = None,
+) -> None:
+    """Compare groups of traces (by model, …): metric statistics, beliefs explored, paired differences."""
+    from rich.markup import escape
+
+    from cotgraph.compare import KEY_METRICS, compare
+
+    with _open_corpus(db) as corpus:
+        try:
+            result = compare(corpus.con, by=by, metrics=metric or None)
+        except ValueError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+    if not result.groups:
+        err.print("error: the store holds no traces", highlight=False)
+        raise typer.Exit(EXIT_NOTHING)
+    written = result.to_csv(csv_dir) if csv_dir else []
+    written += result.plot(plots_dir) if plots_dir else []
+    if as_json:
+        _json_line(result.to_json())
+        raise typer.Exit(EXIT_OK)
+    shown = (
+        list(dict.fromkeys(metric))
+        if metric
+        else [m for m in KEY_METRICS if any(r["metric"] == m for r in result.stats)]
+    )
+    table = Table(title=f"metrics by {by} (mean, median, 95% bootstrap CI of the mean)", title_justify="left")
+    for col in ("group", "metric", "n", "mean", "median", "95% CI"):
+        table.add_column(col, overflow="fold")
+    for r in (r for r in result.stats if r["metric"] in shown):
+        ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        table.add_row(escape(r["group"]), r["metric"], str(r["n"]), _fmt(r["mean"]), _fmt(r["median"]), escape(ci))
+    out.print(table)
+    if result.beliefs:
+        table = Table(title=f"rate of traces exploring each belief, by {by} (n traces)", title_justify="left")
+        table.add_column("belief")
+        for group in result.groups:
+            table.add_column(escape(group), overflow="fold")
+        cells = {(r["belief"], r["group"]): r for r in result.beliefs}
+        for belief in dict.fromkeys(r["belief"] for r in result.beliefs):
+            row = [cells.get((belief, g)) for g in result.groups]
+            table.add_row(belief, *(f"{_fmt(c['rate'])} ({c['n']})" if c else "-" for c in row))
+        out.print(table)
+    paired = [r for r in result.paired if r["metric"] in shown]
+    if paired:
+        table = Table(title="paired differences over shared questions (B - A, 95% bootstrap CI)", title_justify="left")
+        for col in ("group A", "group B", "metric", "questions", "mean diff", "95% CI"):
+            table.add_column(col, overflow="fold")
+        for r in paired:
+            ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+            table.add_row(
+                escape(r["group_a"]),
+                escape(r["group_b"]),
+                r["metric"],
+                str(r["n_questions"]),
+                _fmt(r["mean_diff"]),
+                escape(ci),
+            )
+        out.print(table)
+    else:
+        out.print("no question was answered by more than one group")
+    for path in written:
+        err.print(f"wrote {path}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
 def _fmt(value: object) -> str:
     if value is None:
         return "-"

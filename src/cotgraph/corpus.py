@@ -110,3 +110,10 @@ class Corpus:
             "ORDER BY similarity DESC, s.trace_id, s.idx LIMIT ?"
         )
         return self.sql(statement, params)
+
+    def compare(self, by: str = "model", metrics: list[str] | None = None, n_boot: int = 2000, seed: int = 0) -> Any:
+        """Per-group statistics with bootstrap intervals, the belief × group matrix and paired
+        differences on shared questions (:func:`cotgraph.compare.compare`)."""
+        from cotgraph.compare import compare
+
+        return compare(self.con, by=by, metrics=metrics, n_boot=n_boot, seed=seed)
