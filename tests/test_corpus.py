@@ -97,3 +97,20 @@ def test_queries_match_answers_computed_apart(db: Path) -> None:
     assert {r["trace_id"] for r in json.loads(proc.stdout)} == explored_held
     bad = run("query", "explored(eval_awareness", "--db", str(db))
     assert bad.returncode == 64 and "Traceback" not in bad.stderr and "^" in bad.stderr
+
+
+def test_compare_from_python_converts_to_dataframes(db: Path) -> None:
+    with Corpus.open(db) as corpus:
+        result = corpus.compare(by="model", metrics=["n_steps", "failed_step_fraction"], n_boot=200)
+    frames = result.to_pandas()
+    assert set(frames) == {"stats", "beliefs", "paired"}
+    stats = frames["stats"]
+    con = duckdb.connect(str(db), read_only=True)
+    expected = con.execute(
+        "SELECT avg(value) FROM metrics JOIN traces USING (trace_id) "
+        "WHERE name = 'n_steps' AND model = 'deepseek-reasoner'"
+    ).fetchone()[0]
+    con.close()
+    row = stats[(stats["group"] == "deepseek-reasoner") & (stats["metric"] == "n_steps")].iloc[0]
+    assert row["mean"] == pytest.approx(expected) and row["n"] == 2
+    assert row["ci_low"] <= row["mean"] <= row["ci_high"]

@@ -108,7 +108,7 @@ HYPOTHESES: dict[str, dict[str, str]] = {
 
 
 def make_db() -> duckdb.DuckDBPyConnection:
-    """An in-memory store with the schema of docs/schema-store.md and the rows above."""
+    """An in-memory store with the schema of docs/schema.md and the rows above."""
     con = duckdb.connect()
     for ddl in SCHEMA:
         con.execute(ddl)

@@ -403,7 +403,7 @@ def analyze_cmd(
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Store the analyses in this DuckDB file (resumable; docs/schema-store.md)."),
+        typer.Option("--db", help="Store the analyses in this DuckDB file (resumable; docs/schema.md)."),
     ] = None,
 ) -> None:
     """Build the search graph and tag the beliefs of every trace; write the JSON contract (docs/schema.md)."""
@@ -599,9 +599,7 @@ def _print_rows(rows: Any, as_json: bool, title: str) -> None:
 
 @app.command("sql")
 def sql_cmd(
-    statement: Annotated[
-        str, typer.Argument(help="A SELECT statement over the store's tables (docs/schema-store.md).")
-    ],
+    statement: Annotated[str, typer.Argument(help="A SELECT statement over the store's tables (docs/schema.md).")],
     db: DbOpt,
     as_json: JsonOpt = False,
 ) -> None:

@@ -83,6 +83,12 @@ class Comparison:
             "paired": [dict(r) for r in self.paired],
         }
 
+    def to_pandas(self) -> dict[str, Any]:
+        """The three parts as pandas DataFrames: ``{"stats": …, "beliefs": …, "paired": …}``."""
+        import pandas as pd
+
+        return {part: pd.DataFrame(getattr(self, part)) for part in ("stats", "beliefs", "paired")}
+
     def to_csv(self, path_or_dir: str | Path) -> list[Path]:
         """Write ``stats.csv``, ``beliefs.csv`` and ``paired.csv`` into a directory (created)."""
         folder = Path(path_or_dir)

@@ -1,4 +1,4 @@
-"""The corpus store: analyses in one DuckDB file (schema: ``docs/schema-store.md``).
+"""The corpus store: analyses in one DuckDB file (schema: ``docs/schema.md``).
 
 Ingest is idempotent and resumable. Traces are written in small batches, each in one
 transaction that first deletes the batch's old rows, so a run killed at any point leaves every
