@@ -22,18 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import SETS  # the same traces as the throughput benchmark
+
 from cotgraph.corpus import Corpus
 from cotgraph.engine import AnalyzeConfig, analyze_many
-from cotgraph.io import LoadOptions, load
+from cotgraph.io import load
 from cotgraph.store import Store
-
-SETS = (
-    ("thought-anchors.com", LoadOptions()),
-    ("thought-branches", LoadOptions()),
-    ("thoughtology", LoadOptions(model="deepseek-r1")),
-    ("pmllmbench-lrms-reasoning-analysis/prel", LoadOptions()),
-    ("landscape-of-thoughts", LoadOptions()),
-)
 
 QUERIES = (
     "explored(eval_awareness) and not explored(grader)",
