@@ -32,7 +32,7 @@ from rich.table import Table
 from cotgraph.beliefs.taxonomy import load_taxonomy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scoring import PRF
+from scoring import PRF, score_cells
 
 from cotgraph.engine import AnalyzeConfig, analyze_many
 from cotgraph.io import LoadOptions, load
@@ -183,16 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in groups:
         for system in ("cotgraph", "keyword scanner"):
             r = result["steps"][name][system]
-            table.add_row(
-                name,
-                system,
-                f"{r['precision']:.3f}",
-                f"{r['recall']:.3f}",
-                f"{r['f1']:.3f}",
-                str(r["tp"]),
-                str(r["fp"]),
-                str(r["fn"]),
-            )
+            table.add_row(name, system, *score_cells(r))
     console.print(table)
     console.print(f"stance agreement on correctly tagged steps: {result['stance_agreement']} ({stance_total} pairs)")
     h = result["hint_traces"]

@@ -34,3 +34,8 @@ class PRF:
             "fp": self.fp,
             "fn": self.fn,
         }
+
+
+def score_cells(scores: dict[str, float | int]) -> list[str]:
+    """The cells of a results-table row: precision, recall, F1, tp, fp, fn."""
+    return [f"{scores[k]:.3f}" for k in ("precision", "recall", "f1")] + [str(scores[k]) for k in ("tp", "fp", "fn")]

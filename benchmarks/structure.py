@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scoring import PRF
+from scoring import PRF, score_cells
 
 from cotgraph.engine import AnalyzeConfig, analyze_many
 from cotgraph.io import load
@@ -166,16 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         for task, gold in (("backtrack", "uncertainty_management"), ("verify", "self_checking")):
             for system in ("cotgraph", "marker rule"):
                 r = result["results"][part][task][system]
-                table.add_row(
-                    f"{task} ({gold})",
-                    system,
-                    f"{r['precision']:.3f}",
-                    f"{r['recall']:.3f}",
-                    f"{r['f1']:.3f}",
-                    str(r["tp"]),
-                    str(r["fp"]),
-                    str(r["fn"]),
-                )
+                table.add_row(f"{task} ({gold})", system, *score_cells(r))
         console.print(table)
     return 0
 
