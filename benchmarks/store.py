@@ -41,7 +41,7 @@ QUERIES = (
 
 REPLICATED = {
     "traces": "trace_id || '#' || r.k AS trace_id, model, channel, question, source_path, source_record, source_part, "
-    "reasoning, output, metadata, embedder, taxonomy, n_steps, content_hash, ingested_at",
+    "reasoning, output, metadata, embedder, taxonomy, n_steps, content_hash, ingested_at, truncated, redacted_blocks",
     "metrics": "trace_id || '#' || r.k, name, value",
     "hypotheses": "trace_id || '#' || r.k, belief, label, family, stance, first_step, last_step, steps, evidence",
     "beliefs": "trace_id || '#' || r.k, step, belief, score, stance, start, \"end\", via",

@@ -186,9 +186,11 @@ def _where(s: Skipped) -> str:
 
 
 def _report_skipped(skipped: list[Skipped], limit: int | None = 20) -> None:
+    from rich.markup import escape
+
     shown = skipped if limit is None else skipped[:limit]
     for s in shown:
-        err.print(f"[yellow]skipped[/yellow] {_where(s)}: {s.reason}", markup=True, highlight=False)
+        err.print(f"[yellow]skipped[/yellow] {escape(_where(s))}: {escape(s.reason)}", highlight=False)
     if limit is not None and len(skipped) > limit:
         err.print(f"… and {len(skipped) - limit} more skipped records (`cotgraph inspect` lists them all)")
 
@@ -197,6 +199,14 @@ def _exit_code(n_traces: int, skipped: list[Skipped]) -> int:
     if n_traces == 0:
         return EXIT_NOTHING
     return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _error(message: object) -> None:
+    """One red ``error:`` line; the message is printed as it is (a trace id or path holding
+    ``[/red]`` is text, not markup)."""
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] {escape(str(message))}", highlight=False)
 
 
 def _json_line(obj: Any) -> None:
@@ -360,6 +370,12 @@ def _analyses(
     inputs: list[str], options: LoadOptions, config: AnalyzeConfig, skipped: list[Skipped]
 ) -> Iterator[Analysis]:
     """Analyses in input order, with a progress bar over embedded steps on a terminal."""
+    return _analyse(_read(inputs, options, skipped, show_progress=False), config)
+
+
+def _analyse(traces: Iterator[Trace] | list[Trace], config: AnalyzeConfig) -> Iterator[Analysis]:
+    """Analyses of the given traces, with a progress bar; a bad embedder, taxonomy or classifier
+    ends the command with one line (exit 1)."""
     from cotgraph.beliefs.tagger import ClassifierError
     from cotgraph.beliefs.taxonomy import TaxonomyError
     from cotgraph.embed import EmbeddingError, get_embedder
@@ -369,9 +385,8 @@ def _analyses(
         model = get_embedder(config.embedder, device=config.device)
         make_tagger(config, model)  # fail now, in one line, on a bad taxonomy or classifier
     except (EmbeddingError, TaxonomyError, ClassifierError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(exc)
         raise typer.Exit(EXIT_NOTHING) from None
-    traces = _read(inputs, options, skipped, show_progress=False)
     with Progress(
         SpinnerColumn(),
         TextColumn("analysing"),
@@ -421,7 +436,7 @@ def analyze_cmd(
             target.close()
     _report_skipped(skipped)
     if out_path:
-        err.print(f"{n} traces analysed → {out_path}", highlight=False)
+        err.print(f"{n} traces analysed → {out_path}", markup=False, highlight=False)
     raise typer.Exit(_exit_code(n, skipped))
 
 
@@ -437,7 +452,7 @@ def _ingest(inputs: list[str], options: LoadOptions, config: AnalyzeConfig, db: 
     try:
         store = Store(db)
     except StoreError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(exc)
         return EXIT_NOTHING
     batch_size = max(1, int(os.environ.get("COTGRAPH_STORE_BATCH", "32")))
     with store:
@@ -581,7 +596,7 @@ def _open_corpus(db: str) -> Any:
     try:
         return Corpus.open(db)
     except StoreError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(exc)
         raise typer.Exit(EXIT_NOTHING) from None
 
 
@@ -610,7 +625,7 @@ def sql_cmd(
         try:
             rows = corpus.sql(statement)
         except StoreError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            _error(exc)
             raise typer.Exit(EXIT_NOTHING) from None
     _print_rows(rows, as_json, f"{len(rows)} rows")
     raise typer.Exit(EXIT_OK)
@@ -636,7 +651,7 @@ def query_cmd(
             err.print(str(exc), markup=False, highlight=False)
             raise typer.Exit(EXIT_USAGE) from None
         except StoreError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            _error(exc)
             raise typer.Exit(EXIT_NOTHING) from None
     _print_rows(rows, as_json, f"{len(rows)} {'steps' if steps else 'traces'} match")
     raise typer.Exit(EXIT_OK)
@@ -658,7 +673,7 @@ def search_cmd(
         try:
             rows = corpus.search(text, top=top, model=model)
         except (StoreError, EmbeddingError) as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            _error(exc)
             raise typer.Exit(EXIT_NOTHING) from None
     _print_rows(rows, as_json, f"{len(rows)} nearest steps")
     raise typer.Exit(EXIT_OK)
@@ -742,6 +757,149 @@ def compare_cmd(
     raise typer.Exit(EXIT_OK)
 
 
+# --- rendering -----------------------------------------------------------------------------
+
+OptionalInputs = Annotated[
+    list[str] | None, typer.Argument(help="Files or folders of traces (or give --db).", show_default=False)
+]
+
+
+def _not_found(trace_id: str, known: list[str], where: str) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(trace_id, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f" ({len(known)} traces there)"
+    _error(f"no trace '{trace_id}' in {where}{hint}")
+
+
+@app.command("render")
+@reads_traces
+@analyzes_traces
+def render_cmd(
+    options: LoadOptions,
+    config: AnalyzeConfig,
+    inputs: OptionalInputs = None,
+    out_path: Annotated[str, typer.Option("--out", "-o", help="The HTML file to write.")] = "trace.html",
+    trace_id: Annotated[
+        str | None, typer.Option("--trace", help="The trace id (`cotgraph inspect` lists them); default: the first.")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Read the trace from this store instead of files.")] = None,
+) -> None:
+    """Write one trace as an interactive graph page: one self-contained HTML file, no network needed."""
+    from cotgraph.render import write_trace_page
+
+    if bool(inputs) == bool(db):
+        err.print("error: give input files or --db (one of them)", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
+    skipped: list[Skipped] = []
+    if db:
+        with _open_corpus(db) as corpus:
+            ids = corpus.trace_ids()
+            if not ids:
+                err.print(f"error: {db} holds no traces", markup=False, highlight=False)
+                raise typer.Exit(EXIT_NOTHING)
+            wanted = trace_id if trace_id is not None else ids[0]
+            if wanted not in set(ids):
+                _not_found(wanted, ids, db)
+                raise typer.Exit(EXIT_NOTHING)
+            analysis = corpus.analysis(wanted)
+    else:
+        seen: list[str] = []
+        found: Trace | None = None
+        for trace in _read(inputs or [], options, skipped):
+            if trace_id is None or trace.id == trace_id:
+                found = trace
+                break
+            seen.append(trace.id)
+        if found is None:
+            _report_skipped(skipped)
+            if trace_id is None:
+                err.print("error: no trace could be read from the inputs", highlight=False)
+            else:
+                _not_found(trace_id, seen, "the inputs")
+            raise typer.Exit(EXIT_NOTHING)
+        analysis = next(_analyse([found], config))
+    try:
+        path = write_trace_page(analysis, out_path)
+    except OSError as exc:
+        _error(f"cannot write {out_path}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_NOTHING) from None
+    _report_skipped(skipped)
+    size = path.stat().st_size
+    err.print(
+        f"wrote {path} (trace {analysis.trace.id}, {len(analysis.steps)} steps, {size / 1024:.0f} KB)",
+        markup=False,
+        highlight=False,
+    )
+    raise typer.Exit(_exit_code(1, skipped))
+
+
+@app.command("report")
+def report_cmd(
+    db: DbOpt,
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="The folder to write (index.html, traces/…).")] = "report",
+    by: Annotated[
+        str, typer.Option("--by", help="Group the comparison by model, channel, source_path or metadata.KEY.")
+    ] = "model",
+    query: Annotated[
+        str | None, typer.Option("--query", help="Only the traces matching this expression (docs/query.md).")
+    ] = None,
+    self_contained: Annotated[
+        bool,
+        typer.Option("--self-contained", help="Inline vis-network into every trace page (bigger, each mailable)."),
+    ] = False,
+) -> None:
+    """Write a corpus report: comparison tables and plots, beliefs by group, and a page per trace."""
+    from rich.markup import escape
+
+    from cotgraph.query import QuerySyntaxError
+    from cotgraph.render.report import write_report
+
+    with _open_corpus(db) as corpus:
+        try:
+            ids = [r[0] for r in corpus.query(query).rows] if query else corpus.trace_ids()
+        except QuerySyntaxError as exc:
+            err.print(str(exc), markup=False, highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        if not ids:
+            err.print(
+                "error: no trace to report" + (f" matches {query!r}" if query else f" in {db}"),
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_NOTHING)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("trace pages"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("pages", total=len(ids))
+            try:
+                report = write_report(
+                    corpus,
+                    out_dir,
+                    by=by,
+                    trace_ids=ids,
+                    self_contained=self_contained,
+                    progress=lambda done, _total: progress.update(task, completed=done),
+                )
+            except ValueError as exc:  # a bad --by
+                err.print(f"error: {exc}", markup=False, highlight=False)
+                raise typer.Exit(EXIT_USAGE) from None
+            except OSError as exc:
+                _error(f"cannot write {out_dir}: {exc}")
+                raise typer.Exit(EXIT_NOTHING) from None
+    for tid, reason in report.skipped:
+        err.print(f"[yellow]no page[/yellow] for {escape(tid)}: {escape(reason)}", highlight=False)
+    err.print(f"wrote {report.index} and {len(report.pages)} trace pages", markup=False, highlight=False)
+    raise typer.Exit(EXIT_PARTIAL if report.skipped else EXIT_OK)
+
+
 def _fmt(value: object) -> str:
     if value is None:
         return "-"
@@ -779,7 +937,7 @@ def main() -> None:
         if callable(show):
             show()
         else:
-            err.print(f"error: {exc}", highlight=False)
+            err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(EXIT_USAGE if getattr(exc, "exit_code", 2) == 2 else EXIT_NOTHING)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
@@ -787,6 +945,6 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # a last guard: one line, never a traceback
-        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        _error(f"{type(exc).__name__}: {exc}")
         sys.exit(EXIT_NOTHING)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

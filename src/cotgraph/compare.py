@@ -11,6 +11,7 @@ import csv
 import itertools
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,12 +168,18 @@ def _save(fig: Any, stem: Path) -> list[Path]:
 
 
 def compare(
-    con: Any, by: str = "model", metrics: list[str] | None = None, n_boot: int = 2000, seed: int = 0
+    con: Any,
+    by: str = "model",
+    metrics: list[str] | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+    trace_ids: Iterable[str] | None = None,
 ) -> Comparison:
     """Compare the groups of traces named by ``by`` on ``metrics`` (default: every non-belief metric).
 
     ``con`` is a DuckDB connection to a store (or a :class:`cotgraph.corpus.Corpus`). Traces whose
-    group is NULL form the group ``"(none)"``. Raises ValueError for a bad ``by`` or an unknown metric.
+    group is NULL form the group ``"(none)"``; ``trace_ids`` restricts the comparison to those
+    traces (the result of a query, say). Raises ValueError for a bad ``by`` or an unknown metric.
     """
     import pandas as pd
 
@@ -192,6 +199,8 @@ def compare(
         con.execute(f"SELECT t.trace_id, {expr} AS grp, t.question FROM traces t", params).fetchall(),
         columns=["trace_id", "grp", "question"],
     )
+    if trace_ids is not None:
+        traces = traces[traces["trace_id"].isin(set(trace_ids))]
     traces["grp"] = traces["grp"].fillna(NO_GROUP)
     groups = sorted(traces["grp"].unique().tolist())
     wanted = list(dict.fromkeys(metrics + belief_names))

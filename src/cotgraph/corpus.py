@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from cotgraph.model import Analysis
 from cotgraph.store import Store, StoreError
 
 
@@ -111,9 +112,24 @@ class Corpus:
         )
         return self.sql(statement, params)
 
-    def compare(self, by: str = "model", metrics: list[str] | None = None, n_boot: int = 2000, seed: int = 0) -> Any:
+    def compare(
+        self,
+        by: str = "model",
+        metrics: list[str] | None = None,
+        n_boot: int = 2000,
+        seed: int = 0,
+        trace_ids: list[str] | None = None,
+    ) -> Any:
         """Per-group statistics with bootstrap intervals, the belief × group matrix and paired
         differences on shared questions (:func:`cotgraph.compare.compare`)."""
         from cotgraph.compare import compare
 
-        return compare(self.con, by=by, metrics=metrics, n_boot=n_boot, seed=seed)
+        return compare(self.con, by=by, metrics=metrics, n_boot=n_boot, seed=seed, trace_ids=trace_ids)
+
+    def trace_ids(self) -> list[str]:
+        """Every stored trace id, in ingest order."""
+        return self.store.trace_ids()
+
+    def analysis(self, trace_id: str) -> Analysis:
+        """One stored trace as an :class:`~cotgraph.model.Analysis` (for rendering, say)."""
+        return self.store.read_analysis(trace_id)

@@ -290,7 +290,7 @@ def build_graph(
     ``state``, ``dead_end`` and ``start``/``end`` offsets; each edge a ``type`` and, where
     similarity chose it, a ``score``. ``graph.graph`` holds ``trace_id``, the ``config`` and the
     ``state_graph`` (an undirected ``nx.Graph`` over states, weighted by embedding distance).
-    The steps' ``kind`` fields are set as a side effect.
+    The steps' ``kind``, ``parent`` and ``dead_end`` fields are set as a side effect.
     """
     config = config or GraphConfig()
     n = len(steps)
@@ -368,6 +368,7 @@ def build_graph(
 
     states = _states(sims, config)
     for i, step in enumerate(steps):
+        step.parent, step.dead_end = parent[i], i in dead
         graph.add_node(
             i,
             kind=kinds[i],

@@ -78,6 +78,10 @@ class Step(BaseModel):
     in the order they occur; empty when the step opened at a sentence or paragraph boundary."""
     kind: str | None = None
     """Filled in by the graph stage (plan, compute, verify, backtrack, ...)."""
+    parent: int | None = None
+    """Filled in by the graph stage: the step's parent in the search tree (-1 for the root)."""
+    dead_end: bool | None = None
+    """Filled in by the graph stage: the step lies on a line of thought the model abandoned."""
 
 
 EdgeType = Literal["next", "branch", "backtrack", "verify", "revisit"]
@@ -201,6 +205,8 @@ class Analysis(BaseModel):
                     "end": s.end,
                     "text": s.text,
                     "kind": s.kind,
+                    "parent": s.parent,
+                    "dead_end": s.dead_end,
                     "markers": s.markers,
                     "beliefs": by_step.get(s.idx, []),
                 }

@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from cotgraph.model import Analysis, Skipped, Trace
+from cotgraph.model import Analysis, BeliefTag, Edge, Evidence, Hypothesis, Skipped, Source, Step, Trace
 
 STORE_SCHEMA_VERSION = "1"
 
@@ -28,10 +28,11 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS traces (
         trace_id TEXT PRIMARY KEY, model TEXT, channel TEXT, question TEXT, source_path TEXT,
         source_record INTEGER, source_part TEXT, reasoning TEXT, output TEXT, metadata JSON,
-        embedder TEXT, taxonomy TEXT, n_steps INTEGER, content_hash TEXT, ingested_at TIMESTAMP)""",
+        embedder TEXT, taxonomy TEXT, n_steps INTEGER, content_hash TEXT, ingested_at TIMESTAMP,
+        truncated BOOLEAN, redacted_blocks INTEGER)""",
     """CREATE TABLE IF NOT EXISTS steps (
         trace_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER, text TEXT, kind TEXT,
-        markers TEXT[], embedding FLOAT[], PRIMARY KEY (trace_id, idx))""",
+        parent INTEGER, dead_end BOOLEAN, markers TEXT[], embedding FLOAT[], PRIMARY KEY (trace_id, idx))""",
     "CREATE TABLE IF NOT EXISTS edges (trace_id TEXT, src INTEGER, dst INTEGER, type TEXT, score DOUBLE)",
     """CREATE TABLE IF NOT EXISTS beliefs (
         trace_id TEXT, step INTEGER, belief TEXT, score DOUBLE, stance TEXT, start INTEGER, "end" INTEGER,
@@ -43,6 +44,16 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS skipped (
         path TEXT, record INTEGER, reason TEXT, seen_at TIMESTAMP, UNIQUE (path, record, reason))""",
 )
+_ADDED_COLUMNS = (
+    "ALTER TABLE steps ADD COLUMN IF NOT EXISTS parent INTEGER",
+    "ALTER TABLE steps ADD COLUMN IF NOT EXISTS dead_end BOOLEAN",
+    "ALTER TABLE traces ADD COLUMN IF NOT EXISTS truncated BOOLEAN",
+    "ALTER TABLE traces ADD COLUMN IF NOT EXISTS redacted_blocks INTEGER",
+)
+ROWS_REVISION = "2"
+"""Bumped when the rows written for a trace gain content (2: step parents and dead ends, the
+trace's truncation and redacted blocks). It is part of the content hash, so the next ingest into
+an older store analyses its traces again and fills the new columns."""
 _TRACE_TABLES = ("traces", "steps", "edges", "beliefs", "hypotheses", "metrics")
 
 
@@ -53,7 +64,8 @@ class StoreError(Exception):
 def content_hash(trace: Trace, embedder: str | None, taxonomy: str | None) -> str:
     """What decides whether a stored analysis is still the analysis of this trace."""
     digest = hashlib.sha1()
-    for part in (trace.reasoning, trace.model or "", embedder or "", taxonomy or "", STORE_SCHEMA_VERSION):
+    parts = (trace.reasoning, trace.model or "", embedder or "", taxonomy or "", STORE_SCHEMA_VERSION, ROWS_REVISION)
+    for part in parts:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x1f")
     return digest.hexdigest()
@@ -86,6 +98,8 @@ class Store:
             )
         elif found[0] != STORE_SCHEMA_VERSION:
             raise StoreError(f"{self.path}: store schema {found[0]}, this cotgraph writes {STORE_SCHEMA_VERSION}")
+        for statement in _ADDED_COLUMNS:  # columns added within schema 1: older stores get them (NULL)
+            self.con.execute(statement)
 
     def _check_version(self) -> None:
         try:
@@ -114,6 +128,109 @@ class Store:
         if table not in (*_TRACE_TABLES, "skipped"):
             raise ValueError(f"unknown table {table!r}")
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+
+    def trace_ids(self, limit: int | None = None) -> list[str]:
+        """Stored trace ids in ingest order: by batch, then as the inputs held them (file, record, part)."""
+        sql = (
+            "SELECT trace_id FROM traces "
+            "ORDER BY ingested_at, source_path, source_record NULLS FIRST, source_part NULLS FIRST, trace_id"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [r[0] for r in self.con.execute(sql).fetchall()]
+
+    def read_analysis(self, trace_id: str) -> Analysis:
+        """One stored trace back as an :class:`Analysis` (without the networkx graph, the
+        embeddings and the hypothesis moves, which are not stored). Raises KeyError if absent."""
+        con = self.con
+        row = con.execute(
+            "SELECT model, channel, question, source_path, source_record, source_part, reasoning, output, "
+            "metadata, embedder, taxonomy FROM traces WHERE trace_id = ?",
+            [trace_id],
+        ).fetchone()
+        if row is None:
+            raise KeyError(trace_id)
+        model, channel, question, path, record, part, reasoning, output, metadata, embedder, taxonomy = row
+        columns = {
+            (table, name)
+            for table, name in con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            ).fetchall()
+        }
+        flags = (None, None)
+        if ("traces", "truncated") in columns:  # absent in a store written before they were added
+            flags = con.execute(
+                "SELECT truncated, redacted_blocks FROM traces WHERE trace_id = ?", [trace_id]
+            ).fetchone() or (None, None)
+        trace = Trace(
+            id=trace_id,
+            model=model,
+            channel=channel,
+            question=question,
+            reasoning=reasoning,
+            output=output,
+            source=Source(path=path, record=record, part=part),
+            metadata=json.loads(metadata) if metadata else {},
+            truncated=bool(flags[0]),
+            redacted_blocks=flags[1] or 0,
+        )
+        has_tree = {("steps", "parent"), ("steps", "dead_end")} <= columns
+        tree = "parent, dead_end" if has_tree else "NULL, NULL"
+        steps = [
+            Step.model_construct(
+                trace_id=trace_id, idx=i, start=a, end=b, text=text, kind=kind, parent=p, dead_end=d, markers=m or []
+            )
+            for i, a, b, text, kind, p, d, m in con.execute(
+                f'SELECT idx, start, "end", text, kind, {tree}, markers FROM steps WHERE trace_id = ? ORDER BY idx',
+                [trace_id],
+            ).fetchall()
+        ]
+        edges = [
+            Edge.model_construct(src=a, dst=b, type=t, score=sc)
+            for a, b, t, sc in con.execute(
+                "SELECT src, dst, type, score FROM edges WHERE trace_id = ? ORDER BY rowid", [trace_id]
+            ).fetchall()
+        ]
+        beliefs = [
+            BeliefTag(step=st, belief=b, score=sc, stance=sn, start=a, end=e, via=v)
+            for st, b, sc, sn, a, e, v in con.execute(
+                'SELECT step, belief, score, stance, start, "end", via FROM beliefs WHERE trace_id = ? '
+                "ORDER BY step, rowid",
+                [trace_id],
+            ).fetchall()
+        ]
+        stance_at = {}
+        for tag in beliefs:
+            stance_at.setdefault((tag.belief, tag.step), tag.stance)
+        hypotheses = [
+            Hypothesis(
+                belief=b,
+                label=label,
+                family=family,
+                stance=stance,
+                first_step=first,
+                last_step=last,
+                steps=list(hsteps),
+                stances=[stance_at.get((b, k), stance) for k in hsteps],
+                evidence=[Evidence(**e) for e in json.loads(evidence or "[]")],
+            )
+            for b, label, family, stance, first, last, hsteps, evidence in con.execute(
+                "SELECT belief, label, family, stance, first_step, last_step, steps, evidence FROM hypotheses "
+                "WHERE trace_id = ? ORDER BY first_step, rowid",
+                [trace_id],
+            ).fetchall()
+        ]
+        metrics = dict(con.execute("SELECT name, value FROM metrics WHERE trace_id = ?", [trace_id]).fetchall())
+        return Analysis(
+            trace=trace,
+            steps=steps,
+            edges=edges,
+            beliefs=beliefs,
+            hypotheses=hypotheses,
+            metrics=metrics,
+            taxonomy=taxonomy,
+            embedder=embedder,
+        )
 
     # --- writing --------------------------------------------------------------------------
 
@@ -164,6 +281,8 @@ _SCHEMAS: dict[str, pa.Schema] = {
             ("taxonomy", pa.string()),
             ("n_steps", pa.int32()),
             ("content_hash", pa.string()),
+            ("truncated", pa.bool_()),
+            ("redacted_blocks", pa.int32()),
         ]
     ),
     "steps": pa.schema(
@@ -174,6 +293,8 @@ _SCHEMAS: dict[str, pa.Schema] = {
             ("end", pa.int32()),
             ("text", pa.string()),
             ("kind", pa.string()),
+            ("parent", pa.int32()),
+            ("dead_end", pa.bool_()),
             ("markers", pa.list_(pa.string())),
             ("embedding", pa.list_(pa.float32())),
         ]
@@ -236,6 +357,8 @@ def _rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
         "taxonomy": analysis.taxonomy,
         "n_steps": len(analysis.steps),
         "content_hash": content_hash(t, analysis.embedder, analysis.taxonomy),
+        "truncated": t.truncated,
+        "redacted_blocks": t.redacted_blocks,
     }
     steps = [
         {
@@ -245,6 +368,8 @@ def _rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
             "end": s.end,
             "text": s.text,
             "kind": s.kind,
+            "parent": s.parent,
+            "dead_end": s.dead_end,
             "markers": list(s.markers),
             "embedding": None if vectors is None else np.asarray(vectors[s.idx], dtype=np.float32).tolist(),
         }
