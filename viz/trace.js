@@ -369,6 +369,10 @@
     }
     document.body.dataset.layout = mode;
   }
+  if (steps.length > 1500) {
+    document.querySelector("input[name=layout][value=physics]").parentNode.title =
+      "a force layout of " + steps.length + " steps takes several seconds to settle";
+  }
   Array.prototype.forEach.call(document.querySelectorAll("input[name=layout]"), function (radio) {
     radio.addEventListener("change", function () { if (radio.checked) setLayout(radio.value); });
   });

@@ -9,6 +9,7 @@ are stored with their reasons.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -139,6 +140,15 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [r[0] for r in self.con.execute(sql).fetchall()]
 
+    @functools.cache  # noqa: B019 (one store object per file; the schema does not change under a reader)
+    def _columns(self) -> frozenset[tuple[str, str]]:
+        """(table, column) of every column of the store, to read older stores too."""
+        return frozenset(
+            self.con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            ).fetchall()
+        )
+
     def read_analysis(self, trace_id: str) -> Analysis:
         """One stored trace back as an :class:`Analysis` (without the networkx graph, the
         embeddings and the hypothesis moves, which are not stored). Raises KeyError if absent."""
@@ -151,12 +161,7 @@ class Store:
         if row is None:
             raise KeyError(trace_id)
         model, channel, question, path, record, part, reasoning, output, metadata, embedder, taxonomy = row
-        columns = {
-            (table, name)
-            for table, name in con.execute(
-                "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
-            ).fetchall()
-        }
+        columns = self._columns()
         flags = (None, None)
         if ("traces", "truncated") in columns:  # absent in a store written before they were added
             flags = con.execute(
