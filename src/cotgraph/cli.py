@@ -794,15 +794,15 @@ def render_cmd(
     skipped: list[Skipped] = []
     if db:
         with _open_corpus(db) as corpus:
-            ids = corpus.trace_ids()
-            if not ids:
+            first = corpus.store.trace_ids(limit=1)
+            if not first:
                 err.print(f"error: {db} holds no traces", markup=False, highlight=False)
                 raise typer.Exit(EXIT_NOTHING)
-            wanted = trace_id if trace_id is not None else ids[0]
-            if wanted not in set(ids):
-                _not_found(wanted, ids, db)
-                raise typer.Exit(EXIT_NOTHING)
-            analysis = corpus.analysis(wanted)
+            try:
+                analysis = corpus.analysis(trace_id if trace_id is not None else first[0])
+            except KeyError:
+                _not_found(str(trace_id), corpus.trace_ids(), db)
+                raise typer.Exit(EXIT_NOTHING) from None
     else:
         seen: list[str] = []
         found: Trace | None = None

@@ -9,7 +9,6 @@ are stored with their reasons.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -140,55 +139,47 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [r[0] for r in self.con.execute(sql).fetchall()]
 
-    @functools.cache  # noqa: B019 (one store object per file; the schema does not change under a reader)
-    def _columns(self) -> frozenset[tuple[str, str]]:
-        """(table, column) of every column of the store, to read older stores too."""
-        return frozenset(
-            self.con.execute(
-                "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
-            ).fetchall()
-        )
+    def _records(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        """Rows as dicts by column name, so that a column an older store lacks simply reads as absent."""
+        cursor = self.con.execute(sql, params)
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def read_analysis(self, trace_id: str) -> Analysis:
         """One stored trace back as an :class:`Analysis` (without the networkx graph, the
         embeddings and the hypothesis moves, which are not stored). Raises KeyError if absent."""
         con = self.con
-        row = con.execute(
-            "SELECT model, channel, question, source_path, source_record, source_part, reasoning, output, "
-            "metadata, embedder, taxonomy FROM traces WHERE trace_id = ?",
-            [trace_id],
-        ).fetchone()
-        if row is None:
+        found = self._records("SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+        if not found:
             raise KeyError(trace_id)
-        model, channel, question, path, record, part, reasoning, output, metadata, embedder, taxonomy = row
-        columns = self._columns()
-        flags = (None, None)
-        if ("traces", "truncated") in columns:  # absent in a store written before they were added
-            flags = con.execute(
-                "SELECT truncated, redacted_blocks FROM traces WHERE trace_id = ?", [trace_id]
-            ).fetchone() or (None, None)
+        t = found[0]
         trace = Trace(
             id=trace_id,
-            model=model,
-            channel=channel,
-            question=question,
-            reasoning=reasoning,
-            output=output,
-            source=Source(path=path, record=record, part=part),
-            metadata=json.loads(metadata) if metadata else {},
-            truncated=bool(flags[0]),
-            redacted_blocks=flags[1] or 0,
+            model=t["model"],
+            channel=t["channel"],
+            question=t["question"],
+            reasoning=t["reasoning"],
+            output=t["output"],
+            source=Source(path=t["source_path"], record=t["source_record"], part=t["source_part"]),
+            metadata=json.loads(t["metadata"]) if t["metadata"] else {},
+            truncated=bool(t.get("truncated")),
+            redacted_blocks=t.get("redacted_blocks") or 0,
         )
-        has_tree = {("steps", "parent"), ("steps", "dead_end")} <= columns
-        tree = "parent, dead_end" if has_tree else "NULL, NULL"
         steps = [
             Step.model_construct(
-                trace_id=trace_id, idx=i, start=a, end=b, text=text, kind=kind, parent=p, dead_end=d, markers=m or []
+                trace_id=trace_id,
+                idx=r["idx"],
+                start=r["start"],
+                end=r["end"],
+                text=r["text"],
+                kind=r["kind"],
+                parent=r.get("parent"),
+                dead_end=r.get("dead_end"),
+                markers=r["markers"] or [],
             )
-            for i, a, b, text, kind, p, d, m in con.execute(
-                f'SELECT idx, start, "end", text, kind, {tree}, markers FROM steps WHERE trace_id = ? ORDER BY idx',
-                [trace_id],
-            ).fetchall()
+            for r in self._records(
+                "SELECT * EXCLUDE (embedding) FROM steps WHERE trace_id = ? ORDER BY idx", [trace_id]
+            )
         ]
         edges = [
             Edge.model_construct(src=a, dst=b, type=t, score=sc)
@@ -233,8 +224,8 @@ class Store:
             beliefs=beliefs,
             hypotheses=hypotheses,
             metrics=metrics,
-            taxonomy=taxonomy,
-            embedder=embedder,
+            taxonomy=t["taxonomy"],
+            embedder=t["embedder"],
         )
 
     # --- writing --------------------------------------------------------------------------

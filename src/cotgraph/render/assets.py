@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.utils
+import markupsafe
 
 VIS_NETWORK_VERSION = "9.1.2"
 """The vis-network build inlined into every page (the one pyvis ships)."""
@@ -21,22 +23,28 @@ VIS_NETWORK_VERSION = "9.1.2"
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The Jinja environment over ``viz/``, autoescaping HTML: text reaches a page only escaped.
-    Its ``tojson`` writes strict JSON (NaN and infinities become null), which ``JSON.parse`` accepts."""
-    env = jinja2.Environment(
+    """The Jinja environment over ``viz/``, autoescaping HTML: text reaches a page only escaped."""
+    return jinja2.Environment(
         loader=jinja2.FunctionLoader(_read_viz),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.policies["json.dumps_function"] = strict_json
-    return env
 
 
-def strict_json(obj: Any, **kwargs: Any) -> str:
-    """``json.dumps`` with every non-finite float replaced by ``None``."""
-    return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+def json_for_html(obj: Any) -> markupsafe.Markup:
+    """``obj`` as JSON that is safe inside a ``<script>`` element (``<``, ``>``, ``&``, ``'``
+    escaped, as Jinja's ``tojson`` does) and strict: NaN and infinities, which ``JSON.parse``
+    rejects, become null."""
+    return jinja2.utils.htmlsafe_json_dumps(obj, dumps=_strict_json)
+
+
+def _strict_json(obj: Any, **kwargs: Any) -> str:
+    try:
+        return json.dumps(obj, allow_nan=False, **kwargs)
+    except ValueError:  # rare: only then walk the whole object
+        return json.dumps(_finite(obj), allow_nan=False, **kwargs)
 
 
 def _finite(obj: Any) -> Any:

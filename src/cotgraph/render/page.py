@@ -4,8 +4,9 @@ The search graph is laid out with pyvis (nodes, edges and vis-network options) a
 our own template ``viz/trace.html`` with ``viz/trace.js`` and ``viz/trace.css`` and vis-network
 inlined, so the file opens with no network and can be mailed. Safety: every piece of trace text
 travels as JSON inside a ``<script type="application/json">`` element (``<``, ``>``, ``&`` and
-``'`` escaped by Jinja's ``tojson``) and reaches the DOM only through ``textContent``; a
-Content-Security-Policy allows no request at all and only the page's own scripts (by nonce).
+``'`` escaped as Jinja's ``tojson`` does, by :func:`assets.json_for_html`) and reaches the DOM
+only through ``textContent``; a Content-Security-Policy allows no request at all and only the
+page's own scripts (by nonce).
 """
 
 from __future__ import annotations
@@ -271,6 +272,7 @@ def build_network(analysis: Analysis, data: dict[str, Any]) -> Any:
     """The pyvis network of a trace: one node per step (shape by kind, colour by its strongest
     belief, faded on a dead end, dashed border when that belief is rejected), one edge per typed
     edge, positioned in the tree layout, physics off until the reader asks for it."""
+    from pyvis.edge import Edge as PyvisEdge
     from pyvis.network import Network
 
     net = Network(directed=True, cdn_resources="local", height="100%", width="100%")
@@ -279,18 +281,22 @@ def build_network(analysis: Analysis, data: dict[str, Any]) -> Any:
     step_data = data["steps"]
     for step in analysis.steps:
         net.add_node(step.idx, **_node(step, step_data[step.idx], colors, positions[step.idx]))
-    for i, e in enumerate(analysis.edges):
-        style = EDGE_STYLES[e.type]
-        net.add_edge(
+    # pyvis's add_edge checks both ends with a scan of the node list, which is quadratic on a long
+    # trace; the graph stage's edges always join existing steps, so they are made with pyvis's Edge.
+    net.edges.extend(
+        PyvisEdge(
             e.src,
             e.dst,
+            True,
             id=i,
             type=e.type,
-            color={"color": style["color"], "highlight": style["color"], "opacity": 0.9},
-            width=style["width"],
-            dashes=style["dashes"],
-            smooth=style["smooth"],
-        )
+            color={"color": EDGE_STYLES[e.type]["color"], "highlight": EDGE_STYLES[e.type]["color"], "opacity": 0.9},
+            width=EDGE_STYLES[e.type]["width"],
+            dashes=EDGE_STYLES[e.type]["dashes"],
+            smooth=EDGE_STYLES[e.type]["smooth"],
+        ).options
+        for i, e in enumerate(analysis.edges)
+    )
     large = len(analysis.steps) > 800
     net.options = {
         "autoResize": True,
@@ -332,19 +338,18 @@ def render_trace(analysis: Analysis, options: PageOptions | None = None) -> str:
     script, style = assets.viz_file("trace.js"), assets.viz_file("trace.css")
     vis_js = assets.vis_network_js() if options.inline_vis else None
     template = assets.environment().get_template("trace.html")
-    import json
-
-    nonce = assets.nonce_for(json.dumps(data, sort_keys=True), json.dumps(graph, sort_keys=True), script)
+    page_json, graph_json = assets.json_for_html(data), assets.json_for_html(graph)  # serialised once
     return template.render(
         title=f"{analysis.trace.id} · cotgraph",
-        page=data,
-        graph=graph,
+        page_json=page_json,
+        graph_json=graph_json,
+        generator=data["generator"],
         script=script,
         style=style,
         vis_js=vis_js,
         vis_src=None if options.inline_vis else options.vis_src,
         back_link=options.back_link,
-        nonce=nonce,
+        nonce=assets.nonce_for(page_json, graph_json, script),
     )
 
 
