@@ -22,6 +22,7 @@ from cotgraph.io.inspect_log import is_inspect_log, read_eval_archive, read_log_
 from cotgraph.io.markup import split_any
 from cotgraph.io.options import FileFormat, LoadOptions
 from cotgraph.io.records import WRAPPER_KEYS, RecordSkipped, TraceBuilder, Where, extract
+from cotgraph.io.transcripts import parse_agent_transcript
 from cotgraph.model import Skipped, Trace
 
 EXTENSIONS: dict[str, FileFormat] = {
@@ -202,6 +203,19 @@ def _read_text(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iter
         yield Skipped(path=str(path), reason="empty file (only whitespace)")
         return
     b = TraceBuilder(Where(path=path, record=None, path_fields=fields), options, None)
+    run = parse_agent_transcript(text)
+    if run is not None:
+        if not run.reasoning.strip():
+            yield Skipped(
+                path=str(path),
+                reason=f"agent transcript ({run.layout}) with no reasoning in any of its {run.turns} turn(s)",
+            )
+            return
+        extra = {**run.metadata, "part_turns": run.part_turns, "turns": run.turns}
+        yield b.build(
+            run.reasoning, parts=run.parts, output=run.output, model=run.model or None, own_id=run.run_id, extra=extra
+        )
+        return
     split = split_any(text)
     yield b.from_split(split, used=set()) if split else b.build(text)
 

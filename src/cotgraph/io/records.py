@@ -193,7 +193,10 @@ class TraceBuilder:
         truncated: bool = False,
         used: set[str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        own_id: str | None = None,
     ) -> Trace:
+        """One trace of this record. ``own_id`` names it where the record itself has no id field
+        (a transcript file's run id)."""
         metadata = {**self.where.path_fields}
         metadata.pop("model", None)
         if output is not None:
@@ -220,9 +223,14 @@ class TraceBuilder:
                         }  # type: ignore[operator]
                         for label in output_labels
                     ]
-        own = self.own_id()
+        own = self.own_id() if own_id is None or self.options.id_field else own_id
         file_key = self.where.path.name
-        trace_id = f"{file_key}:{own}" if own is not None else stable_id(file_key, self.where.record, part, reasoning)
+        if own_id is not None and own == own_id and own_id == self.where.path.stem:
+            trace_id = own_id  # a transcript named after its run
+        elif own is not None:
+            trace_id = f"{file_key}:{own}"
+        else:
+            trace_id = stable_id(file_key, self.where.record, part, reasoning)
         if part is not None:
             trace_id = f"{trace_id}/{part}"
         return Trace(
