@@ -42,7 +42,20 @@ BELIEFS = {
     "real_deployment",
 }
 STANCES = {"raised", "entertained", "endorsed", "rejected"}
-SETS = {"thoughtology-safety", "blackmail", "hinted-mc", "math"}
+SETS = {
+    "thoughtology-safety",
+    "thoughtology-psycho",
+    "blackmail",
+    "hinted-mc",
+    "math",
+    "pmllmbench-bias",
+    "agent-telemetry",
+    "coding-mats",
+    "coding-fieldtest",
+}
+PROJECT_PATHS = "benchmarks/"
+"""Record paths under this prefix are relative to the project root (the copies the project
+keeps itself); all others are relative to the shared data folder."""
 THOUGHT_BRANCHES = "thought-branches/faithfulness/good_problems/"
 
 
@@ -50,7 +63,12 @@ def segment(cotgraph: list[str], path: Path, model: str | None) -> dict[str, dic
     cmd = [*cotgraph, "segment", str(path), "--json"]
     if model:
         cmd += ["--model", model]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # Exit code 2 means some records of the file were skipped (the telemetry fixture holds
+    # events without reasoning); the traces that were read are still checked.
+    if proc.returncode not in (0, 2):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    out = proc.stdout
     traces = {}
     for line in out.splitlines():
         if line.strip():
@@ -82,8 +100,10 @@ def main() -> int:
         models_by_path[h["path"]].add(h["model"])
     seg: dict[str, dict[str, dict]] = {}
     for p, models in models_by_path.items():
-        model = next(iter(models)) if p.startswith("thoughtology/") and len(models) == 1 else None
-        seg[p] = segment(cotgraph, data / p, model)
+        # --model only names the model of traces whose source names none (Thoughtology, the
+        # Mats run logs); sources that name theirs keep them.
+        model = next(iter(models)) if len(models) == 1 else None
+        seg[p] = segment(cotgraph, (ROOT / p) if p.startswith(PROJECT_PATHS) else data / p, model)
 
     seen = set()
     keys = []
@@ -155,6 +175,12 @@ def main() -> int:
     print("\nset                    traces  steps  with belief")
     for s in sorted(by_set):
         print(f"{s:22} {traces_by_set[s]:6} {by_set[s]:6} {labelled_by_set[s]:12}")
+    print("\nmodel                                                traces  steps  with belief")
+    by_model = Counter(r["model"] for r in recs)
+    traces_by_model = Counter(m for m, _ in {(r["model"], r["trace_id"]) for r in recs})
+    labelled_by_model = Counter(r["model"] for r in recs if r["labels"])
+    for m in sorted(by_model, key=str):
+        print(f"{str(m):52} {traces_by_model[m]:6} {by_model[m]:6} {labelled_by_model[m]:12}")
     print("\nbelief                  raised entertained endorsed rejected  total")
     bs = Counter((x["belief"], x["stance"]) for r in recs for x in r["labels"])
     for b in sorted(BELIEFS):
