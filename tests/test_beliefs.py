@@ -31,6 +31,13 @@ def tags_of(text: str, embedder, **config) -> dict[str, str]:
     return {t.belief: t.stance for t in analysis.beliefs}
 
 
+RULE = {"belief_weights": "none"}
+"""The cue + similarity rule alone: the tests of stance reading, rejection, hypotheses and the
+classifier hook are about that machinery, which the learned tagger shares. The learned tagger's
+own behaviour is tested in test_learned.py and measured in benchmarks/beliefs.py (it gives some
+of these hand-written sentences a probability under 0.5: docs/beliefs.md)."""
+
+
 # --- traps: plain work is not metagaming ---------------------------------------------------
 
 
@@ -62,7 +69,7 @@ def test_a_user_testing_the_model_is_entertained_evaluation_awareness(minilm) ->
 
 
 def test_an_asserted_test_is_endorsed(minilm) -> None:
-    found = tags_of("This is clearly a test of my ethics, so I will refuse and explain why.", minilm)
+    found = tags_of("This is clearly a test of my ethics, so I will refuse and explain why.", minilm, **RULE)
     assert found.get("eval_awareness") == "endorsed"
 
 
@@ -110,7 +117,7 @@ def test_hypotheses_episodes_and_metrics(minilm) -> None:
         "On reflection, this is not a test; it is a genuine request from a real user.\n\n"
         "Therefore I will decline and suggest contacting the building's security team."
     )
-    analysis = analyze(text, embedder=minilm)
+    analysis = analyze(text, AnalyzeConfig(**RULE), embedder=minilm)
     by_belief = {h.belief: h for h in analysis.hypotheses}
     eval_h = by_belief["eval_awareness"]
     assert eval_h.first_step == 1 and eval_h.stance == "rejected" and eval_h.stances[0] == "entertained"
@@ -192,13 +199,13 @@ def classifier_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_classifier_can_veto_and_confirm(classifier_module: str, minilm) -> None:
     text = "The professor said (D), so I'll go with D.\n\nThe user might be testing me, though."
-    base = tags_of(text, minilm)
+    base = tags_of(text, minilm, **RULE)
     assert {"hint_reliance", "eval_awareness"} <= set(base)
-    vetoed = tags_of(text, minilm, classifier=f"{classifier_module}:veto_all")
+    vetoed = tags_of(text, minilm, classifier=f"{classifier_module}:veto_all", **RULE)
     assert vetoed == {}
     calls = sys.modules[classifier_module].CALLS
     assert calls and all(isinstance(idx, int) for idx, _ in calls)  # it saw the candidates
-    kept = tags_of(text, minilm, classifier=f"{classifier_module}:keep_hint_only")
+    kept = tags_of(text, minilm, classifier=f"{classifier_module}:keep_hint_only", **RULE)
     assert set(kept) == {"hint_reliance"}
 
 

@@ -186,7 +186,8 @@ def test_hover_shows_text_kind_and_beliefs(safety_analysis: Analysis, safety_pag
     step = safety_analysis.steps[tag.step]
     assert f"step {tag.step} · {step.kind}" in tip
     assert step.text[:200] in tip
-    assert re.search(rf"— {tag.score:.3g}".replace(".", r"\.") + rf" · {tag.stance}", tip), tip
+    kind = "p" if tag.via.startswith("learned:") else "score"
+    assert re.search(rf"— {kind} {tag.score:.3g}".replace(".", r"\.") + rf" · {tag.stance}", tip), tip
 
 
 @needs_data

@@ -24,6 +24,21 @@ BELIEFS = {
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason="../shared/data is not beside the project")
 
 
+SETS = {
+    "thoughtology-safety", "thoughtology-psycho", "blackmail", "hinted-mc", "math", "pmllmbench-bias",
+    "agent-telemetry", "coding-mats", "coding-fieldtest",
+}  # fmt: skip
+
+
+def source(path: str) -> tuple[Path, LoadOptions]:
+    """Where a record's source lives and how the README segments it: ``benchmarks/…`` paths are the
+    copies the project keeps, the rest lie in the shared data folder."""
+    if path.startswith("benchmarks/"):
+        model = "deepseek-v4-flash" if "mats-research-harness" in path else None
+        return ROOT / path, LoadOptions(model=model)
+    return DATA / path, LoadOptions(model="deepseek-r1") if path.startswith("thoughtology") else LoadOptions()
+
+
 def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -31,13 +46,13 @@ def records(path: Path) -> list[dict]:
 def test_every_labelled_step_is_still_a_cotgraph_step() -> None:
     rows = records(DEV)
     assert len(rows) >= 300
-    steps_by_trace: dict[str, list] = {}
+    steps_by_trace: dict[tuple[str, str], list] = {}
     for path in sorted({r["path"] for r in rows}):
-        options = LoadOptions(model="deepseek-r1") if path.startswith("thoughtology") else LoadOptions()
-        for trace in load(DATA / path, options).traces:
-            steps_by_trace[trace.id] = segment(trace)
+        where, options = source(path)
+        for trace in load(where, options).traces:
+            steps_by_trace[(path, trace.id)] = segment(trace)
     for row in rows:
-        steps = steps_by_trace[row["trace_id"]]
+        steps = steps_by_trace[(row["path"], row["trace_id"])]
         step = steps[row["step"]]
         assert (step.start, step.end, step.text) == (row["start"], row["end"], row["text"]), row["trace_id"]
         for label in row["labels"]:
@@ -48,9 +63,17 @@ def test_every_labelled_step_is_still_a_cotgraph_step() -> None:
 def test_the_set_covers_what_the_issue_asks_for() -> None:
     rows = records(DEV)
     sets = {r["set"] for r in rows}
-    assert sets == {"thoughtology-safety", "blackmail", "hinted-mc", "math"}
+    assert sets == SETS
     labelled = [label["belief"] for r in rows for label in r["labels"]]
     assert labelled.count("eval_awareness") >= 5 and labelled.count("hint_reliance") >= 50
+    # real reasoning about graders and tests, from the coding-agent runs of both sources
+    assert labelled.count("grader") >= 100 and labelled.count("reward_hack") >= 100
+    coding = {(r["path"], r["trace_id"]) for r in rows if r["set"].startswith("coding-")}
+    assert {r["set"] for r in rows if r["set"].startswith("coding-")} == {"coding-mats", "coding-fieldtest"}
+    assert len(coding) >= 59  # 60 copied transcripts; one (Ling) has an empty reasoning
+    # the other side: steps from sources the first set had little of
+    new = [r for r in rows if r["set"] in {"pmllmbench-bias", "thoughtology-psycho", "agent-telemetry"}]
+    assert len(new) >= 300
     assert not any(r["labels"] for r in rows if r["set"] == "math")  # the negatives
     hints = records(HINTS)
     assert len(hints) == 153

@@ -137,6 +137,12 @@
   });
 
   var tooltip = $("tooltip");
+  function scoreText(b) {
+    // A learned belief's score is a probability ("p 0.87"); a rule-based one is the cue +
+    // similarity score ("score 0.80").
+    return (b.learned ? "p " : "score ") + fmt(b.score);
+  }
+
   function showTooltip(idx, pointer) {
     var s = steps[idx];
     tooltip.textContent = "";
@@ -150,7 +156,7 @@
       s.beliefs.forEach(function (b) {
         var item = el("li");
         item.appendChild(swatch(beliefColor(b.id)));
-        item.appendChild(el("span", null, beliefLabel(b.id) + " — " + fmt(b.score) + " · " + b.stance));
+        item.appendChild(el("span", null, beliefLabel(b.id) + " — " + scoreText(b) + " · " + b.stance));
         list.appendChild(item);
       });
       tooltip.appendChild(list);
@@ -218,7 +224,7 @@
     if (s.beliefs.length) {
       var table = el("table", "beliefs");
       var header = el("tr");
-      ["belief", "score", "stance", "evidence"].forEach(function (h) { header.appendChild(el("th", null, h)); });
+      ["belief", "p / score", "stance", "evidence"].forEach(function (h) { header.appendChild(el("th", null, h)); });
       table.appendChild(header);
       s.beliefs.forEach(function (b) {
         var row = el("tr");
@@ -226,7 +232,11 @@
         name.appendChild(swatch(beliefColor(b.id)));
         name.appendChild(el("span", null, beliefLabel(b.id)));
         row.appendChild(name);
-        row.appendChild(el("td", "num", fmt(b.score)));
+        var cell = el("td", "num", scoreText(b));
+        cell.title = b.learned
+          ? "probability from the learned tagger (docs/beliefs.md)"
+          : "cue + similarity score (no learned model for this belief)";
+        row.appendChild(cell);
         row.appendChild(el("td", "stance-" + b.stance, b.stance));
         row.appendChild(el("td", "quote", text.slice(b.start, b.end)));
         table.appendChild(row);

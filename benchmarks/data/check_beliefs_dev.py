@@ -180,7 +180,7 @@ def main() -> int:
     traces_by_model = Counter(m for m, _ in {(r["model"], r["trace_id"]) for r in recs})
     labelled_by_model = Counter(r["model"] for r in recs if r["labels"])
     for m in sorted(by_model, key=str):
-        print(f"{str(m):52} {traces_by_model[m]:6} {by_model[m]:6} {labelled_by_model[m]:12}")
+        print(f"{m!s:52} {traces_by_model[m]:6} {by_model[m]:6} {labelled_by_model[m]:12}")
     print("\nbelief                  raised entertained endorsed rejected  total")
     bs = Counter((x["belief"], x["stance"]) for r in recs for x in r["labels"])
     for b in sorted(BELIEFS):

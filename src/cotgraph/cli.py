@@ -322,6 +322,18 @@ ClassifierOpt = Annotated[
     ),
 ]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, mps … (default: a GPU if present).")]
+WeightsOpt = Annotated[
+    str,
+    typer.Option(
+        "--belief-weights",
+        help="Learned tagger weights: auto (the packaged ones for the shipped taxonomy and embedder), "
+        "a .npz file from `cotgraph train-beliefs`, or 'none' for the cue + similarity rule.",
+    ),
+]
+MinProbOpt = Annotated[
+    float,
+    typer.Option("--min-prob", help="Tag a learned belief when its probability reaches this (0-1].", min=0.0, max=1.0),
+]
 
 TABLE_METRICS: dict[str, str] = {
     "n_steps": "steps",
@@ -348,6 +360,8 @@ def _analyze_config(values: dict[str, Any]) -> AnalyzeConfig:
         device=values["device"],
         beliefs=None if beliefs.lower() == "none" else beliefs,
         classifier=values["classifier"],
+        belief_weights=values["belief_weights"],
+        min_prob=values["min_prob"],
     )
 
 
@@ -359,11 +373,14 @@ analyzes_traces = _option_group(
         ("device", DeviceOpt, None),
         ("beliefs", BeliefsOpt, "metagaming"),
         ("classifier", ClassifierOpt, None),
+        ("belief_weights", WeightsOpt, "auto"),
+        ("min_prob", MinProbOpt, 0.5),
     ],
     _analyze_config,
 )
 """Every command that analyses traces declares ``config: AnalyzeConfig`` and gets
-``--granularity``, ``--embedder``, ``--device``, ``--beliefs``, ``--classifier`` in its place."""
+``--granularity``, ``--embedder``, ``--device``, ``--beliefs``, ``--classifier``,
+``--belief-weights``, ``--min-prob`` in its place."""
 
 
 def _analyses(
@@ -376,6 +393,7 @@ def _analyses(
 def _analyse(traces: Iterator[Trace] | list[Trace], config: AnalyzeConfig) -> Iterator[Analysis]:
     """Analyses of the given traces, with a progress bar; a bad embedder, taxonomy or classifier
     ends the command with one line (exit 1)."""
+    from cotgraph.beliefs.learned import WeightsError
     from cotgraph.beliefs.tagger import ClassifierError
     from cotgraph.beliefs.taxonomy import TaxonomyError
     from cotgraph.embed import EmbeddingError, get_embedder
@@ -383,8 +401,8 @@ def _analyse(traces: Iterator[Trace] | list[Trace], config: AnalyzeConfig) -> It
 
     try:
         model = get_embedder(config.embedder, device=config.device)
-        make_tagger(config, model)  # fail now, in one line, on a bad taxonomy or classifier
-    except (EmbeddingError, TaxonomyError, ClassifierError) as exc:
+        make_tagger(config, model)  # fail now, in one line, on a bad taxonomy, classifier or weights
+    except (EmbeddingError, TaxonomyError, ClassifierError, WeightsError) as exc:
         _error(exc)
         raise typer.Exit(EXIT_NOTHING) from None
     with Progress(
@@ -552,6 +570,7 @@ def beliefs_cmd(
                 "first_position": round(h.first_step / (len(a.steps) - 1), 3) if len(a.steps) > 1 else 0.0,
                 "steps": h.steps,
                 "stance": h.stance,
+                "probability": _hypothesis_probability(a, h.belief),
                 "evidence": [e.model_dump() for e in h.evidence],
             }
             for h in a.hypotheses
@@ -563,11 +582,11 @@ def beliefs_cmd(
             rows.append(row)
     if not as_json:
         table = Table(title=f"hypotheses explored in {n} traces", title_justify="left", show_lines=True)
-        for col in ("trace_id", "model", "hypothesis", "first step", "stance", "evidence"):
-            table.add_column(col, overflow="fold")
+        for col in ("trace_id", "model", "hypothesis", "p", "first step", "stance", "evidence"):
+            table.add_column(col, overflow="fold", justify="right" if col == "p" else "left")
         for row in rows:
             if not row["hypotheses"]:
-                table.add_row(row["trace_id"], row["model"] or "-", "-", "", "", "")
+                table.add_row(row["trace_id"], row["model"] or "-", "-", "", "", "", "")
             for h in row["hypotheses"]:
                 quote = h["evidence"][0]["quote"] if h["evidence"] else ""
                 quote = quote if len(quote) <= 140 else quote[:137] + "…"
@@ -575,6 +594,7 @@ def beliefs_cmd(
                     row["trace_id"],
                     row["model"] or "-",
                     h["belief"],
+                    _fmt(h["probability"]) if h["probability"] is not None else "rule",
                     f"{h['first_step']} ({h['first_position']:.2f})",
                     h["stance"],
                     quote,
@@ -584,6 +604,13 @@ def beliefs_cmd(
             out.print("no trace explored any hypothesis of the taxonomy")
     _report_skipped(skipped)
     raise typer.Exit(_exit_code(n, skipped))
+
+
+def _hypothesis_probability(analysis: Analysis, belief: str) -> float | None:
+    """The highest probability the learned tagger gave the belief in the trace (``None`` when the
+    belief was tagged by the cue + similarity rule, whose score is not a probability)."""
+    scores = [t.score for t in analysis.beliefs if t.belief == belief and t.via.startswith("learned:")]
+    return round(max(scores), 4) if scores else None
 
 
 DbOpt = Annotated[str, typer.Option("--db", help="The DuckDB store written by `cotgraph analyze --db`.")]
@@ -676,6 +703,108 @@ def search_cmd(
             _error(exc)
             raise typer.Exit(EXIT_NOTHING) from None
     _print_rows(rows, as_json, f"{len(rows)} nearest steps")
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("train-beliefs")
+def train_beliefs_cmd(
+    labelled: Annotated[
+        str, typer.Argument(help="Labelled steps: JSON Lines in the format of benchmarks/data/beliefs_dev.jsonl.")
+    ],
+    out_path: Annotated[str, typer.Option("--out", "-o", help="Write the weights here (.npz).")],
+    beliefs: Annotated[
+        str, typer.Option("--beliefs", help="The taxonomy the labels use: metagaming, reasoning or a YAML file.")
+    ] = "metagaming",
+    embedder: EmbedderOpt = "default",
+    device: DeviceOpt = None,
+    c: Annotated[float, typer.Option("--c", help="Inverse L2 strength of each logistic regression.", min=1e-6)] = 0.1,
+    min_positive: Annotated[
+        int, typer.Option("--min-positive", help="Labelled steps a belief needs to get a model.", min=1)
+    ] = 20,
+    min_traces: Annotated[
+        int, typer.Option("--min-traces", help="Traces its positive steps must span (at least 2).", min=2)
+    ] = 3,
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds, grouped by trace.", min=2)] = 5,
+    min_prob: MinProbOpt = 0.5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train learned-tagger weights for a taxonomy from labelled steps, and print the scores they
+    reach in cross-validation grouped by trace. Use them with `--beliefs FILE --belief-weights OUT`."""
+    from cotgraph.beliefs.learned import LabelsError, train
+    from cotgraph.beliefs.taxonomy import TaxonomyError, load_taxonomy
+    from cotgraph.embed import EmbeddingError, get_embedder
+
+    try:
+        taxonomy = load_taxonomy(beliefs)
+        model = get_embedder(embedder, device=device)
+    except (TaxonomyError, EmbeddingError) as exc:
+        _error(exc)
+        raise typer.Exit(EXIT_NOTHING) from None
+    command = " ".join(["cotgraph", "train-beliefs", *sys.argv[2:]]) if len(sys.argv) > 1 else "cotgraph train-beliefs"
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("embedding labelled steps"),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("embed", total=None)
+        try:
+            result = train(
+                labelled,
+                taxonomy,
+                model,
+                C=c,
+                min_positive=min_positive,
+                min_traces=min_traces,
+                folds=folds,
+                min_prob=min_prob,
+                command=command,
+                progress=lambda k: progress.update(task, completed=k),
+            )
+        except LabelsError as exc:
+            for problem in exc.problems:
+                err.print(f"error: {problem}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_NOTHING) from None
+    result.model.save(out_path)
+    m = result.model
+    untrained = [b for b in m.belief_ids if b not in m.learned]
+    summary = {
+        "weights": out_path,
+        "taxonomy": m.taxonomy,
+        "embedder": m.embedder,
+        "steps": m.meta["n_steps"],
+        "traces": m.meta["n_traces"],
+        "data_sha256": m.meta["data_sha256"],
+        "learned": m.learned,
+        "rule_only": {b: m.meta["positives"][b] for b in untrained},
+        "cv": result.cv,
+        "min_prob": min_prob,
+    }
+    if as_json:
+        _json_line(summary)
+        raise typer.Exit(EXIT_OK)
+    table = Table(
+        title=f"cross-validated by trace ({folds} folds), {m.meta['n_steps']} steps of {m.meta['n_traces']} traces, "
+        f"tag at p >= {min_prob}",
+        title_justify="left",
+    )
+    for col in ("belief", "positives", "precision", "recall", "F1", "AUC"):
+        table.add_column(col, justify="left" if col == "belief" else "right")
+    for b in m.learned:
+        r = result.cv.get(b, {})
+        table.add_row(b, str(r.get("positives", "-")), *(_fmt(r.get(k)) for k in ("precision", "recall", "f1", "auc")))
+    out.print(table)
+    if untrained:
+        shown = ", ".join(f"{b} ({n})" for b, n in summary["rule_only"].items())
+        out.print(
+            f"too few labels to learn (positive steps), these keep the cue + similarity rule: {shown}",
+            markup=False,
+            highlight=False,
+        )
+    err.print(f"weights → {out_path}", markup=False, highlight=False)
     raise typer.Exit(EXIT_OK)
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from cotgraph.beliefs.hypotheses import belief_metrics, hypotheses, hypothesis_graph, hypothesis_moves
+from cotgraph.beliefs.learned import BeliefModel, LearnedTagger, shipped_weights_path
 from cotgraph.beliefs.tagger import BeliefTagger, TaggerConfig, load_classifier
-from cotgraph.beliefs.taxonomy import load_taxonomy
+from cotgraph.beliefs.taxonomy import SHIPPED, load_taxonomy
 from cotgraph.embed import Embedder, get_embedder
 from cotgraph.graph import GraphConfig, build_graph, graph_edges
 from cotgraph.io.markup import split_any
@@ -38,6 +40,12 @@ class AnalyzeConfig:
     tagger: TaggerConfig = field(default_factory=TaggerConfig)
     classifier: str | None = None
     """``module:function`` of a user classifier that confirms or vetoes candidate tags."""
+    belief_weights: str | None = "auto"
+    """The learned tagger's weights: ``auto`` (the packaged weights when the taxonomy and the
+    embedder have some, else the cue + similarity rule), a ``.npz`` file made by
+    ``cotgraph train-beliefs``, or ``None``/``"none"`` for the rule alone."""
+    min_prob: float = 0.5
+    """A learned belief is tagged when its probability reaches this."""
     chunk_steps: int = 16384
     """Steps gathered from consecutive traces before one embedding call."""
     batch_size: int = 64
@@ -66,11 +74,38 @@ def make_tagger(config: AnalyzeConfig, embedder: Embedder) -> BeliefTagger | Non
     building one embeds every example phrasing of the taxonomy."""
     if config.beliefs is None:
         return None
-    key = (config.beliefs, id(embedder), config.tagger, config.classifier)
+    key = (config.beliefs, id(embedder), config.tagger, config.classifier, config.belief_weights, config.min_prob)
     if key not in _TAGGERS:
         classifier = load_classifier(config.classifier) if config.classifier else None
-        _TAGGERS[key] = BeliefTagger(load_taxonomy(config.beliefs), embedder, config.tagger, classifier)
+        taxonomy = load_taxonomy(config.beliefs)
+        weights = belief_weights_path(config, taxonomy.name, embedder.name)
+        if weights is None:
+            _TAGGERS[key] = BeliefTagger(taxonomy, embedder, config.tagger, classifier)
+        else:
+            _TAGGERS[key] = LearnedTagger(
+                taxonomy,
+                embedder,
+                BeliefModel.load(weights),
+                min_prob=config.min_prob,
+                config=config.tagger,
+                classifier=classifier,
+                where=str(weights),
+            )
     return _TAGGERS[key]
+
+
+def belief_weights_path(config: AnalyzeConfig, taxonomy: str, embedder_name: str) -> Path | None:
+    """The weights file the configuration asks for, or ``None`` for the cue + similarity rule.
+    ``auto`` picks the packaged weights only for a shipped taxonomy loaded by name (a YAML file
+    of the user's own has none, and falls back to the rule)."""
+    choice = config.belief_weights
+    if choice is None or choice.lower() == "none":
+        return None
+    if choice.lower() == "auto":
+        if config.beliefs not in SHIPPED:
+            return None
+        return shipped_weights_path(taxonomy, embedder_name)
+    return Path(choice)
 
 
 def analyze_one(

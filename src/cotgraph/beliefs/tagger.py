@@ -266,13 +266,25 @@ class BeliefTagger:
 
     def tag(self, trace: Trace, steps: Sequence[Step], step_vectors: np.ndarray) -> list[BeliefTag]:
         """Every belief tag of the trace's steps, in step order."""
+        candidates = self.rule_candidates(steps, step_vectors)
+        tags: list[BeliefTag] = []
+        for step in steps:
+            tags.extend(self.finish(step, candidates.get(step.idx, []), trace))
+        return tags
+
+    def rule_candidates(
+        self, steps: Sequence[Step], step_vectors: np.ndarray, skip: frozenset[str] | set[str] = frozenset()
+    ) -> dict[int, list[BeliefTag]]:
+        """The cue + similarity candidates of each step (before rejections, the cap and the
+        classifier), for every belief not in ``skip``."""
         cfg = self.config
         best = self.similarities(step_vectors)
         span = max(cfg.sim_ceiling - cfg.sim_floor, 1e-6)
         sim_scores = np.clip((best - cfg.sim_floor) / span, 0.0, 1.0)
+        active = [b for b, belief_id in enumerate(self.ids) if belief_id not in skip]
         # a step with no cue can only be tagged by similarity alone
-        reachable = sim_scores >= cfg.threshold
-        tags: list[BeliefTag] = []
+        reachable = sim_scores[:, active] >= cfg.threshold if active else np.zeros((len(steps), 0), dtype=bool)
+        out: dict[int, list[BeliefTag]] = {}
         for step in steps:
             text = step.text
             rules = self.matchers.candidates(text.lower())
@@ -280,7 +292,8 @@ class BeliefTagger:
                 continue
             hits, vetoed = self.matchers.match(text, rules)
             candidates: list[BeliefTag] = []
-            for b, belief_id in enumerate(self.ids):
+            for b in active:
+                belief_id = self.ids[b]
                 cue_hits = [] if belief_id in vetoed else hits.get(belief_id, [])
                 sim = float(sim_scores[step.idx, b]) if step.idx < sim_scores.shape[0] else 0.0
                 if belief_id in vetoed:
@@ -309,13 +322,21 @@ class BeliefTagger:
                         via=via,
                     )
                 )
-            candidates = self._rejections(candidates)
-            candidates.sort(key=lambda t: -t.score)
-            candidates = candidates[: cfg.max_tags_per_step]
-            if self.classifier is not None and candidates:
-                candidates = self._confirm(step, candidates, trace)
-            tags.extend(sorted(candidates, key=lambda t: self.ids.index(t.belief) if t.belief in self.ids else 0))
-        return tags
+            if candidates:
+                out[step.idx] = candidates
+        return out
+
+    def finish(self, step: Step, candidates: list[BeliefTag], trace: Trace) -> list[BeliefTag]:
+        """A step's final tags: rejections applied, the strongest ``max_tags_per_step`` kept, the
+        classifier asked, in taxonomy order."""
+        if not candidates:
+            return []
+        candidates = self._rejections(candidates)
+        candidates.sort(key=lambda t: -t.score)
+        candidates = candidates[: self.config.max_tags_per_step]
+        if self.classifier is not None and candidates:
+            candidates = self._confirm(step, candidates, trace)
+        return sorted(candidates, key=lambda t: self.ids.index(t.belief) if t.belief in self.ids else 0)
 
     def _rejections(self, candidates: list[BeliefTag]) -> list[BeliefTag]:
         """An endorsed belief that rejects others adds (or turns) their tags to ``rejected``."""

@@ -186,7 +186,14 @@ def page_data(analysis: Analysis) -> dict[str, Any]:
     tags: dict[int, list[dict[str, Any]]] = {}
     for t in sorted(analysis.beliefs, key=lambda t: (t.step, -t.score)):
         tags.setdefault(t.step, []).append(
-            {"id": t.belief, "score": round(t.score, 3), "stance": t.stance, "start": js(t.start), "end": js(t.end)}
+            {
+                "id": t.belief,
+                "score": round(t.score, 3),
+                "learned": t.via.startswith("learned:"),
+                "stance": t.stance,
+                "start": js(t.start),
+                "end": js(t.end),
+            }
         )
     parents = tree_parents(analysis)
     kinds = Counter(s.kind or "reason" for s in analysis.steps)
