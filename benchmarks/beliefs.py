@@ -288,7 +288,18 @@ def evaluate(
     ids = table.belief_ids
     traces = table.groups
     out: dict[str, dict] = {"step": {}, "trace": {}}
-    t_names, t_inv = np.unique(traces[whole], return_inverse=True)
+
+    def trace_level(gold: np.ndarray, dec: np.ndarray, val: np.ndarray, sel: np.ndarray) -> dict:
+        """A trace carries the belief when any of its steps does (on the selected steps)."""
+        names, inv = np.unique(traces[sel], return_inverse=True)
+        g = np.zeros(len(names), bool)
+        d = np.zeros(len(names), bool)
+        v = np.zeros(len(names))
+        np.logical_or.at(g, inv, gold[sel])
+        np.logical_or.at(d, inv, dec[sel])
+        np.maximum.at(v, inv, val[sel])
+        return score(g, d, v, names, rng)
+
     for name, members in groups.items():
         cols = [ids.index(b) for b in members]
         gold = table.Y[:, cols].any(1)
@@ -297,24 +308,9 @@ def evaluate(
         dec = decisions[:, cols].any(1)
         val = scores[:, cols].max(1)
         out["step"][name] = score(gold, dec, val, traces, rng)
-        # trace level, whole traces only
-        g = np.zeros(len(t_names), bool)
-        d = np.zeros(len(t_names), bool)
-        v = np.zeros(len(t_names))
-        np.logical_or.at(g, t_inv, gold[whole])
-        np.logical_or.at(d, t_inv, dec[whole])
-        np.maximum.at(v, t_inv, val[whole])
-        out["trace"][name] = score(g, d, v, t_names, rng)
+        out["trace"][name] = trace_level(gold, dec, val, whole)  # whole traces only
         if name == "grader":
-            sel = whole & coding
-            c_names, c_inv = np.unique(traces[sel], return_inverse=True)
-            g = np.zeros(len(c_names), bool)
-            d = np.zeros(len(c_names), bool)
-            v = np.zeros(len(c_names))
-            np.logical_or.at(g, c_inv, gold[sel])
-            np.logical_or.at(d, c_inv, dec[sel])
-            np.maximum.at(v, c_inv, val[sel])
-            out["trace"]["grader (coding traces)"] = score(g, d, v, c_names, rng)
+            out["trace"]["grader (coding traces)"] = trace_level(gold, dec, val, whole & coding)
     return out
 
 

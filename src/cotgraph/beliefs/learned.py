@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from cotgraph.beliefs.stance import ASSERT, HEDGE, NEGATION, sentence_around, stance_of
+from cotgraph.beliefs.stance import ASSERT, HEDGE, NEGATION
 from cotgraph.beliefs.tagger import BeliefTagger, Classifier, TaggerConfig
 from cotgraph.beliefs.taxonomy import Taxonomy
 from cotgraph.model import BeliefTag, Step, Trace
@@ -383,16 +383,10 @@ class LearnedTagger(BeliefTagger):
                 p = float(probs[i, self.learned_index[belief_id]]) if i < probs.shape[0] else 0.0
                 if p < self.min_prob:
                     continue
-                cue = hits[i].get(belief_id) if i < len(hits) else None
-                if cue:
-                    c_start, c_end, phrase = cue[0]
-                    s_lo, s_hi = sentence_around(text, c_start, c_end)
-                    stance = stance_of(text[s_lo:s_hi], c_start - s_lo, c_end - s_lo)
-                    via = f"learned:cue:{phrase.lower()}"
-                else:
-                    s_lo, s_hi = 0, len(text)
-                    stance = stance_of(text)
-                    via = f"learned:example:{self.nearest_example(step_vectors[i], self.ids.index(belief_id))}"
+                cue = (hits[i].get(belief_id) if i < len(hits) else None) or []
+                s_lo, s_hi, stance, via = self.evidence(
+                    text, cue, step_vectors[i], self.ids.index(belief_id), via="learned:"
+                )
                 candidates.append(
                     BeliefTag(
                         step=i,

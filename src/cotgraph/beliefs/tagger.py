@@ -302,15 +302,7 @@ class BeliefTagger:
                 score = 1.0 - (1.0 - cue) * (1.0 - sim)
                 if score < cfg.threshold:
                     continue
-                if cue_hits:
-                    c_start, c_end, phrase = cue_hits[0]
-                    s_lo, s_hi = sentence_around(text, c_start, c_end)
-                    stance = stance_of(text[s_lo:s_hi], c_start - s_lo, c_end - s_lo)
-                    via = f"cue:{phrase.lower()}"
-                else:
-                    s_lo, s_hi = 0, len(text)
-                    stance = stance_of(text)
-                    via = f"example:{self.nearest_example(step_vectors[step.idx], b)}"
+                s_lo, s_hi, stance, via = self.evidence(text, cue_hits, step_vectors[step.idx], b)
                 candidates.append(
                     BeliefTag(
                         step=step.idx,
@@ -325,6 +317,18 @@ class BeliefTagger:
             if candidates:
                 out[step.idx] = candidates
         return out
+
+    def evidence(
+        self, text: str, cue_hits: Sequence[tuple[int, int, str]], vector: np.ndarray, belief: int, via: str = ""
+    ) -> tuple[int, int, str, str]:
+        """Where a tag's evidence lies in the step, its stance, and what found it: the sentence of
+        the first cue hit (``cue:<phrase>``), else the whole step (``example:<nearest example>``,
+        and no cue to read a denial from). ``via`` is put before the source (``learned:``)."""
+        if cue_hits:
+            c_start, c_end, phrase = cue_hits[0]
+            s_lo, s_hi = sentence_around(text, c_start, c_end)
+            return s_lo, s_hi, stance_of(text[s_lo:s_hi], c_start - s_lo, c_end - s_lo), f"{via}cue:{phrase.lower()}"
+        return 0, len(text), stance_of(text), f"{via}example:{self.nearest_example(vector, belief)}"
 
     def finish(self, step: Step, candidates: list[BeliefTag], trace: Trace) -> list[BeliefTag]:
         """A step's final tags: rejections applied, the strongest ``max_tags_per_step`` kept, the
