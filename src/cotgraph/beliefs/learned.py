@@ -145,6 +145,7 @@ def trace_features(
     vectors: np.ndarray,
     hits: Sequence[dict] | None = None,
     vetoes: Sequence[set[str]] | None = None,
+    sims: np.ndarray | None = None,
 ) -> np.ndarray:
     """The feature rows of one trace's steps, in order. ``texts[i] is None`` marks a step whose
     text is unknown (a partly labelled trace): its row is computed from zeros, and it still counts
@@ -162,7 +163,7 @@ def trace_features(
     zero = np.zeros((1, dim), dtype=np.float32)
     prev = np.concatenate([zero, vectors[:-1]], axis=0)
     nxt = np.concatenate([vectors[1:], zero], axis=0)
-    sims = tagger.similarities(vectors).astype(np.float32)
+    sims = (tagger.similarities(vectors) if sims is None else sims).astype(np.float32)  # a copy
     sims[~known] = 0.0
     cue = np.zeros((n, k), dtype=np.float32)
     counter = np.zeros((n, k), dtype=np.float32)
@@ -372,8 +373,12 @@ class LearnedTagger(BeliefTagger):
     def tag(self, trace: Trace, steps: Sequence[Step], step_vectors: np.ndarray) -> list[BeliefTag]:
         texts = [s.text for s in steps]
         hits, vetoes = cue_hits(self, texts)
-        probs = self.model.probabilities(trace_features(self, texts, step_vectors, hits, vetoes))
-        by_step = self.rule_candidates(steps, step_vectors, skip=self.learned)
+        best = self.similarities(step_vectors)
+        probs = self.model.probabilities(trace_features(self, texts, step_vectors, hits, vetoes, best))
+        # the rule, for the beliefs without a model, reuses the cue matches and similarities
+        by_step = self.rule_candidates(
+            steps, step_vectors, skip=self.learned, best=best, matches=list(zip(hits, vetoes, strict=True))
+        )
         out: list[BeliefTag] = []
         for step in steps:
             i = step.idx

@@ -273,12 +273,20 @@ class BeliefTagger:
         return tags
 
     def rule_candidates(
-        self, steps: Sequence[Step], step_vectors: np.ndarray, skip: frozenset[str] | set[str] = frozenset()
+        self,
+        steps: Sequence[Step],
+        step_vectors: np.ndarray,
+        skip: frozenset[str] | set[str] = frozenset(),
+        *,
+        best: np.ndarray | None = None,
+        matches: Sequence[tuple[dict[str, list[tuple[int, int, str]]], set[str]]] | None = None,
     ) -> dict[int, list[BeliefTag]]:
         """The cue + similarity candidates of each step (before rejections, the cap and the
-        classifier), for every belief not in ``skip``."""
+        classifier), for every belief not in ``skip``. ``best`` (:meth:`similarities`) and
+        ``matches`` (each step's cue hits and vetoed beliefs) may be passed when already computed."""
         cfg = self.config
-        best = self.similarities(step_vectors)
+        if best is None:
+            best = self.similarities(step_vectors)
         span = max(cfg.sim_ceiling - cfg.sim_floor, 1e-6)
         sim_scores = np.clip((best - cfg.sim_floor) / span, 0.0, 1.0)
         active = [b for b, belief_id in enumerate(self.ids) if belief_id not in skip]
@@ -287,10 +295,16 @@ class BeliefTagger:
         out: dict[int, list[BeliefTag]] = {}
         for step in steps:
             text = step.text
-            rules = self.matchers.candidates(text.lower())
-            if not rules and (step.idx >= reachable.shape[0] or not reachable[step.idx].any()):
-                continue
-            hits, vetoed = self.matchers.match(text, rules)
+            unreachable = step.idx >= reachable.shape[0] or not reachable[step.idx].any()
+            if matches is not None:
+                hits, vetoed = matches[step.idx]
+                if unreachable and not hits and not vetoed:
+                    continue
+            else:
+                rules = self.matchers.candidates(text.lower())
+                if not rules and unreachable:
+                    continue
+                hits, vetoed = self.matchers.match(text, rules)
             candidates: list[BeliefTag] = []
             for b in active:
                 belief_id = self.ids[b]
