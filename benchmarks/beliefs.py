@@ -63,13 +63,13 @@ from cotgraph.beliefs.learned import (
     FeatureTable,
     LabelledStep,
     cue_hits,
+    distinct_texts,
     example_rows,
     fit,
     labelled_features,
     read_labelled,
 )
-from cotgraph.beliefs.stance import sentence_around, stance_of
-from cotgraph.beliefs.tagger import BeliefTagger, TaggerConfig
+from cotgraph.beliefs.tagger import BeliefTagger, TaggerConfig, locate_evidence
 from cotgraph.beliefs.taxonomy import load_taxonomy
 from cotgraph.embed import get_embedder
 from cotgraph.engine import AnalyzeConfig, analyze_many
@@ -142,13 +142,12 @@ def real_lengths(paths: set[str], data: Path) -> dict[tuple[str, str], int]:
 # The rule baselines, step by step (the rule looks at one step at a time)
 
 
-def rule_scores(table: FeatureTable, tagger: BeliefTagger, embedder) -> np.ndarray:
-    """``(n, k)`` score of the rule's tag for each labelled step and belief (0 where untagged)."""
+def rule_scores(table: FeatureTable, tagger: BeliefTagger, unique: list[str], vectors: np.ndarray) -> np.ndarray:
+    """``(n, k)`` score of the rule's tag for each labelled step and belief (0 where untagged);
+    ``vectors`` embed the distinct texts ``unique``."""
     ids = table.belief_ids
     scores = np.zeros(table.Y.shape, dtype=np.float64)
     texts = [r.text for r in table.records]
-    unique = sorted(set(texts))
-    vectors = embedder.encode(unique)
     row = {t: i for i, t in enumerate(unique)}
     trace = Trace(id="bench", reasoning="", source=Source(path="<bench>"))
     for i, text in enumerate(texts):
@@ -338,7 +337,6 @@ def reliability(scores: np.ndarray, gold: np.ndarray, mask: np.ndarray) -> list[
 
 def stance_agreement(table: FeatureTable, decisions: np.ndarray, learned: np.ndarray, tagger) -> dict:
     """On steps the learned tagger tags correctly: how often its stance matches the label's."""
-    gold_stance: dict[tuple[int, str], str] = {}
     recs = [json.loads(x) for x in DEV.read_text(encoding="utf-8").splitlines() if x.strip()]
     by_key = {(r["path"], r["trace_id"], r["step"]): r for r in recs}
     hits, _ = cue_hits(tagger, [r.text for r in table.records])
@@ -348,14 +346,7 @@ def stance_agreement(table: FeatureTable, decisions: np.ndarray, learned: np.nda
         for j, b in enumerate(table.belief_ids):
             if not (learned[i, j] and decisions[i, j] and b in labels):
                 continue
-            cue = hits[i].get(b)
-            if cue:
-                c0, c1, _ = cue[0]
-                lo, hi = sentence_around(r.text, c0, c1)
-                s = stance_of(r.text[lo:hi], c0 - lo, c1 - lo)
-            else:
-                s = stance_of(r.text)
-            gold_stance[(i, b)] = labels[b]
+            _, _, s = locate_evidence(r.text, hits[i].get(b, []))
             total += 1
             agree += s == labels[b]
     return {"pairs": total, "agreement": round(agree / total, 3) if total else None}
@@ -397,7 +388,9 @@ def run(data: Path, embedder_spec: str, schemes: list[str], seed: int, say: Call
     records = read_labelled(DEV, taxonomy)
     tagger = BeliefTagger(taxonomy, embedder)
     say(f"[{embedder.name}] features of {len(records)} labelled steps")
-    table = labelled_features(records, tagger, embedder)
+    unique = distinct_texts(records)
+    vectors = embedder.encode(unique)  # once, for the features and both rule baselines
+    table = labelled_features(records, tagger, embedder, vectors=vectors)
     examples = example_rows(tagger, embedder)
     lengths = real_lengths({r.path for r in records}, data)
     counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -407,9 +400,9 @@ def run(data: Path, embedder_spec: str, schemes: list[str], seed: int, say: Call
     coding = np.array([r.set.startswith("coding-") for r in table.records])
     groups = groups_of(taxonomy)
     say("rule baselines")
-    rules = rule_scores(table, tagger, embedder)
+    rules = rule_scores(table, tagger, unique, vectors)
     cue_tagger = BeliefTagger(taxonomy, embedder, TaggerConfig(sim_floor=5.0, sim_ceiling=6.0))
-    cues = rule_scores(table, cue_tagger, embedder)
+    cues = rule_scores(table, cue_tagger, unique, vectors)
     scanner = np.array([bool(SCANNER.search(r.text)) for r in table.records])
     scan_scores = np.zeros(table.Y.shape)
     for name in ("eval_awareness",):

@@ -550,6 +550,11 @@ class FeatureTable:
         return np.array([f"{r.path}\x00{r.trace_id}" for r in self.records])
 
 
+def distinct_texts(records: Iterable[LabelledStep]) -> list[str]:
+    """The distinct step texts of labelled steps, sorted: each is embedded once."""
+    return sorted({r.text for r in records})
+
+
 def labelled_features(
     records: Sequence[LabelledStep],
     tagger: BeliefTagger,
@@ -557,13 +562,16 @@ def labelled_features(
     *,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    vectors: np.ndarray | None = None,
 ) -> FeatureTable:
     """Feature rows for labelled steps, computed as the tagger computes them on a whole trace:
     each trace is rebuilt from its labelled steps (steps that are not labelled count as unknown
-    neighbours)."""
+    neighbours). ``vectors``, when given, are the embeddings of the distinct step texts in sorted
+    order (:func:`distinct_texts`), already computed."""
     traces = group_traces(records)
-    unique = sorted({r.text for r in records})
-    vectors = embedder.encode(unique, batch_size=batch_size, progress=progress) if unique else None
+    unique = distinct_texts(records)
+    if vectors is None and unique:
+        vectors = embedder.encode(unique, batch_size=batch_size, progress=progress)
     row_of = {t: i for i, t in enumerate(unique)}
     dim = int(embedder.dim)
     rows: list[np.ndarray] = []
@@ -646,10 +654,14 @@ def fit(
     rows: np.ndarray | None = None,
     examples: tuple[np.ndarray, np.ndarray] | None = None,
     meta: dict[str, Any] | None = None,
+    embedding_weight: float = EMBEDDING_WEIGHT,
+    example_weight: float = EXAMPLE_WEIGHT,
+    balance_sources: bool = True,
 ) -> BeliefModel:
     """Fit one logistic regression per learnable belief on ``table`` (or its ``rows``), plus the
     taxonomy's example rows (:func:`example_rows`) when given. Which beliefs are learnable is
-    decided by the labelled steps alone."""
+    decided by the labelled steps alone. The last three settings are the shipped ones by default
+    (``benchmarks/belief_settings.py`` compares others)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -665,11 +677,13 @@ def fit(
         n_examples = len(examples[0])
         X = np.concatenate([X, examples[0].astype(X.dtype)])
         Y = np.concatenate([Y, examples[1].astype(Y.dtype)])
-    weights = np.concatenate([source_weights(sets), np.full(n_examples, EXAMPLE_WEIGHT)])
+    step_weights = source_weights(sets) if balance_sources else np.ones(len(sets))
+    weights = np.concatenate([step_weights, np.full(n_examples, example_weight)])
     scaler = StandardScaler().fit(X)
-    dim = int((X.shape[1] - 5 * len(table.belief_ids) - 10) // 3)
-    column_weight = np.ones(X.shape[1])
-    column_weight[: 3 * dim] = EMBEDDING_WEIGHT
+    n_features = X.shape[1]
+    dim = int((n_features - 5 * len(table.belief_ids) - 10) // 3)
+    column_weight = np.ones(n_features)
+    column_weight[: 3 * dim] = embedding_weight
     # folded into the scale, so that prediction stays (x - mean) / scale
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0) / column_weight
     Z = (X - scaler.mean_) / scale
@@ -680,13 +694,13 @@ def fit(
         clf.fit(Z, y, sample_weight=weights)
         coefs.append(clf.coef_[0])
         intercepts.append(clf.intercept_[0])
-    n_features = X.shape[1]
     import sklearn
 
     info = {
         "C": C,
-        "embedding_weight": EMBEDDING_WEIGHT,
-        "example_weight": EXAMPLE_WEIGHT,
+        "embedding_weight": embedding_weight,
+        "example_weight": example_weight,
+        "balance_sources": balance_sources,
         "min_positive": min_positive,
         "min_traces": min_traces,
         "n_steps": n_steps,
@@ -700,7 +714,7 @@ def fit(
         taxonomy=taxonomy.name,
         taxonomy_sha256=taxonomy_hash(taxonomy),
         embedder=embedder_name,
-        dim=int((n_features - 5 * len(table.belief_ids) - 10) // 3),
+        dim=dim,
         belief_ids=list(table.belief_ids),
         learned=learned,
         mean=np.asarray(scaler.mean_, dtype=np.float64),

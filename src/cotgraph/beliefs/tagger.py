@@ -193,6 +193,16 @@ class _Matchers:
         return hits, vetoed
 
 
+def locate_evidence(text: str, cue_hits: Sequence[tuple[int, int, str]]) -> tuple[int, int, str]:
+    """A tag's evidence in its step and its stance: the sentence of the first cue hit, its stance
+    read around the cue; without a cue, the whole step (and no cue to read a denial from)."""
+    if cue_hits:
+        c_start, c_end, _ = cue_hits[0]
+        s_lo, s_hi = sentence_around(text, c_start, c_end)
+        return s_lo, s_hi, stance_of(text[s_lo:s_hi], c_start - s_lo, c_end - s_lo)
+    return 0, len(text), stance_of(text)
+
+
 def _literals(token: dict[str, Any]) -> list[str] | None:
     """The lower-case strings a token pattern accepts, when it is a literal (``LOWER``/``ORTH``/
     ``TEXT`` equal to, or ``IN``, a list); ``None`` for anything else."""
@@ -338,11 +348,10 @@ class BeliefTagger:
         """Where a tag's evidence lies in the step, its stance, and what found it: the sentence of
         the first cue hit (``cue:<phrase>``), else the whole step (``example:<nearest example>``,
         and no cue to read a denial from). ``via`` is put before the source (``learned:``)."""
+        s_lo, s_hi, stance = locate_evidence(text, cue_hits)
         if cue_hits:
-            c_start, c_end, phrase = cue_hits[0]
-            s_lo, s_hi = sentence_around(text, c_start, c_end)
-            return s_lo, s_hi, stance_of(text[s_lo:s_hi], c_start - s_lo, c_end - s_lo), f"{via}cue:{phrase.lower()}"
-        return 0, len(text), stance_of(text), f"{via}example:{self.nearest_example(vector, belief)}"
+            return s_lo, s_hi, stance, f"{via}cue:{cue_hits[0][2].lower()}"
+        return s_lo, s_hi, stance, f"{via}example:{self.nearest_example(vector, belief)}"
 
     def finish(self, step: Step, candidates: list[BeliefTag], trace: Trace) -> list[BeliefTag]:
         """A step's final tags: rejections applied, the strongest ``max_tags_per_step`` kept, the
