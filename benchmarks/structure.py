@@ -1,38 +1,69 @@
-"""Agreement of cotgraph's backtrack and verify steps with the Thought Anchors sentence tags.
+"""How well the step kinds that the search graph's edges are built from agree with labels from
+more than one source, scored leave-one-source-out.
 
-Gold: the 6,011 sentence chunks of the 42 Thought Anchors traces (``chunks_labeled.json``), with
-their ``function_tags``: ``uncertainty_management`` is the gold for backtracking, ``self_checking``
-for verification. Each chunk is located in the trace's reasoning (ignoring whitespace, since the
-chunks concatenate to the reasoning up to whitespace) and takes the label of the cotgraph step that
-contains its first character, so both systems are judged on the same 6,011 units.
+Data (every step of each trace, cotgraph's default segmentation):
 
-Side by side, on the same steps: the marker-only rule. A step is a backtrack when it opens with
-Wait / Hmm / Actually / Alternatively / Hold on / … and a check when it says verify /
-double-check / let me check.
+- Thought Anchors' tagged sentences of 42 traces (``../shared/data/thought-anchors.com``): each
+  cotgraph step takes the tag of the sentence it starts in, ``uncertainty_management`` as
+  ``backtrack`` and ``self_checking`` as ``verify`` (``cotgraph.kinds.TA_TAG_KINDS``); one source
+  per model;
+- the project's own labels of 970 steps from eight other sources
+  (``benchmarks/data/structure_dev.jsonl``, labelled against ``docs/labelling.md`` part two):
+  QwQ, Gemini and R1 on MMLU items, R1 on harmful requests and on MATH, gpt-oss-120b and
+  DeepSeek-V4-Flash as coding agents, Claude Opus excerpts.
 
-Run: ``python benchmarks/structure.py [--data ../shared/data] [--granularity sentence] [--json]``
+**Systems**, on the same steps:
+
+- ``marker``: the plain rule the issue names: a step that opens with Wait / Hmm / Actually /
+  Alternatively / Hold on / … is a backtrack, one that says verify / double-check / let me check
+  is a verification;
+- ``rule``: cotgraph's marker-and-cue rule (``cotgraph.kinds.step_kind``, ``--kind-weights none``);
+- ``learned/source``: the learned classifier trained without the held-out source (every source
+  in turn), with the shipped settings (nothing is tuned on a scored fold);
+- ``learned/trace``: the same, 5-fold cross-validation grouped by trace (for reference).
+
+**Figures**: precision, recall and F1 of ``backtrack`` and ``verify`` per held-out source and
+pooled, with 95% intervals from 1,000 bootstrap resamples of traces; the target of the issue per
+source (F1 at least the marker rule's + 0.10 and precision at least 0.50; a source with fewer than
+5 gold steps of a kind cannot be judged and says so); and how often the graph's target of a
+labelled ``backtrack`` or ``verify`` step is the step the label names (with the gold kinds laid
+on the graph, so that only the target choice is judged), beside "the step just before".
+
+Run: ``python benchmarks/structure.py [--data ../shared/data] [--embedder default|fast] [--json]
+[--markdown FILE]`` (about 3 minutes on 2 cores with the default embedder).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import re
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scoring import PRF, score_cells
+from cotgraph.embed import get_embedder
+from cotgraph.graph import build_graph
+from cotgraph.kinds import (
+    LEARNED_CLASSES,
+    KindTable,
+    fit,
+    kind_table,
+    kinds_from_probabilities,
+    step_kind,
+    training_traces,
+)
 
-from cotgraph.engine import AnalyzeConfig, analyze_many
-from cotgraph.io import load
-from cotgraph.model import Analysis
-from cotgraph.segment import SegmentConfig
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT / "benchmarks" / "data" / "structure_dev.jsonl"
+N_BOOT = 1000
+MIN_GOLD = 5
+KINDS = ("backtrack", "verify")
 
 MARKER_BACKTRACK = re.compile(
     r"^\W*(?:but\s+)?(?:wait|hmm+|actually|alternatively|hold on|hang on|oh wait|no wait|oops|on second thought)\b",
@@ -40,134 +71,253 @@ MARKER_BACKTRACK = re.compile(
 )
 MARKER_CHECK = re.compile(r"\b(?:verify|verifying|double[- ]?check|let me check|let's check)\b", re.IGNORECASE)
 
-DEV_MODELS = ("deepseek-r1-distill-llama-8b",)
-"""The traces the cue lists were read against while writing them; the others are held out."""
+
+def marker_kind(text: str) -> str:
+    if MARKER_CHECK.search(text):
+        return "verify"
+    if MARKER_BACKTRACK.search(text):
+        return "backtrack"
+    return "other"
 
 
-def chunk_starts(reasoning: str, chunks: list[str]) -> list[int | None]:
-    """Offset in ``reasoning`` of each chunk's first non-space character, matching the chunks in
-    order on the non-whitespace characters alone; ``None`` for a chunk that cannot be placed."""
-    positions = [i for i, ch in enumerate(reasoning) if not ch.isspace()]
-    stream = "".join(reasoning[i] for i in positions)
-    cursor = 0
-    starts: list[int | None] = []
-    for chunk in chunks:
-        squeezed = "".join(chunk.split())
-        if not squeezed:
-            starts.append(None)
-            continue
-        found = stream.find(squeezed, cursor)
-        if found < 0 or found - cursor > 200:  # lost: do not guess far ahead
-            starts.append(None)
-            continue
-        starts.append(positions[found])
-        cursor = found + len(squeezed)
-    return starts
+def loso_kinds(table: KindTable, traces, embedder_name: str, scheme: str) -> list[str]:
+    """Out-of-fold kind of every labelled row: per held-out source, or 5 folds grouped by trace."""
+    from sklearn.model_selection import GroupKFold
 
-
-def evaluate(analyses: Iterable[Analysis], chunks_for: dict[str, list[dict]]) -> dict:
-    """Per split, per task, per system: counts and P/R/F1."""
-    table: dict[str, dict[str, dict[str, PRF]]] = {}
-    placed = total = 0
-    for analysis in analyses:
-        trace = analysis.trace
-        chunks = chunks_for[trace.id]
-        split = "dev" if trace.model in DEV_MODELS else "held-out"
-        starts = chunk_starts(trace.reasoning, [c["chunk"] for c in chunks])
-        step_starts = [s.start for s in analysis.steps]
-        for chunk, start in zip(chunks, starts, strict=True):
-            total += 1
-            if start is None:
-                continue
-            placed += 1
-            k = _step_at(step_starts, start, analysis)
-            step = analysis.steps[k]
-            tags = chunk["function_tags"]
-            tags = json.loads(tags.replace("'", '"')) if isinstance(tags, str) else tags
-            gold = {"backtrack": "uncertainty_management" in tags, "verify": "self_checking" in tags}
-            predicted = {
-                "cotgraph": {"backtrack": step.kind == "backtrack", "verify": step.kind == "verify"},
-                "marker rule": {
-                    "backtrack": bool(MARKER_BACKTRACK.search(step.text)),
-                    "verify": bool(MARKER_CHECK.search(step.text)),
-                },
-            }
-            for part in (split, "all"):
-                for system, labels in predicted.items():
-                    for task in ("backtrack", "verify"):
-                        cell = table.setdefault(part, {}).setdefault(task, {}).setdefault(system, PRF())
-                        cell.add(labels[task], gold[task])
-    out: dict = {"chunks": total, "placed": placed, "results": {}}
-    for part, tasks in table.items():
-        for task, systems in tasks.items():
-            for system, c in systems.items():
-                p, r, f = c.prf()
-                out["results"].setdefault(part, {}).setdefault(task, {})[system] = {
-                    "precision": round(p, 3),
-                    "recall": round(r, 3),
-                    "f1": round(f, 3),
-                    "tp": c.tp,
-                    "fp": c.fp,
-                    "fn": c.fn,
-                }
+    if scheme == "source":
+        folds = [(np.where(table.sources != s)[0], np.where(table.sources == s)[0]) for s in sorted(set(table.sources))]
+    else:
+        folds = list(GroupKFold(n_splits=5).split(table.X, table.y, table.groups))
+    out: list[str] = [""] * len(table.y)
+    for train, test in folds:
+        model = fit(table, embedder_name=embedder_name, rows=train)
+        probs = model.probabilities(table.X[test])
+        steps = [traces[table.refs[i][0]].steps[table.refs[i][1]] for i in test]
+        for i, kind in zip(test, kinds_from_probabilities(steps, probs, model.classes), strict=True):
+            out[i] = kind
     return out
 
 
-def _step_at(step_starts: list[int], offset: int, analysis: Analysis) -> int:
-    """Index of the step containing ``offset`` (or the last step starting before it)."""
-    lo, hi = 0, len(step_starts) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if step_starts[mid] <= offset:
-            lo = mid
+def prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        r = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+        f = np.where((tp + fn > 0), np.where(p + r > 0, 2 * p * r / (p + r), 0.0), np.nan)
+    return p, r, f
+
+
+def score(gold: np.ndarray, pred: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> dict:
+    """P/R/F1 with 95% bootstrap intervals over traces (``groups``)."""
+    names, inv = np.unique(groups, return_inverse=True)
+    m = len(names)
+    tp = np.bincount(inv, weights=gold & pred, minlength=m)
+    fp = np.bincount(inv, weights=~gold & pred, minlength=m)
+    fn = np.bincount(inv, weights=gold & ~pred, minlength=m)
+    p, r, f = prf(np.array(tp.sum()), np.array(fp.sum()), np.array(fn.sum()))
+    draws = rng.integers(0, m, size=(N_BOOT, m))
+    bp, br, bf = prf(tp[draws].sum(1), fp[draws].sum(1), fn[draws].sum(1))
+
+    def ci(x: np.ndarray) -> list[float] | None:
+        x = x[~np.isnan(x)]
+        return [round(float(np.percentile(x, 2.5)), 3), round(float(np.percentile(x, 97.5)), 3)] if len(x) else None
+
+    def val(x: np.ndarray) -> float | None:
+        return None if np.isnan(x) else round(float(x), 3)
+
+    return {
+        "precision": val(p),
+        "recall": val(r),
+        "f1": val(f),
+        "precision_ci": ci(bp),
+        "recall_ci": ci(br),
+        "f1_ci": ci(bf),
+        "gold": int(gold.sum()),
+        "tp": int(tp.sum()),
+        "fp": int(fp.sum()),
+        "fn": int(fn.sum()),
+    }
+
+
+def target_accuracy(traces, vectors, table: KindTable) -> dict:
+    """On labelled backtrack/verify steps that name their target: how often the graph's target is
+    that step, with the gold kinds laid on the graph (rule kinds on unlabelled steps)."""
+    hits = {k: [0, 0, 0] for k in KINDS}  # right, previous-step baseline right, total
+    for t, trace in enumerate(traces):
+        if not any(x is not None for x in trace.targets):
+            continue
+        kinds = [k if k is not None else step_kind(s) for k, s in zip(trace.kinds, trace.steps, strict=True)]
+        steps = [s.model_copy() for s in trace.steps]
+        graph = build_graph(steps, vectors[t], kinds=kinds)
+        for i, target in enumerate(trace.targets):
+            kind = trace.kinds[i]
+            if target is None or kind not in KINDS:
+                continue
+            if kind == "backtrack":
+                chosen = graph.nodes[i]["parent"]
+            else:
+                chosen = next((d for _, d, e in graph.out_edges(i, data=True) if e["type"] == "verify"), None)
+            hits[kind][0] += chosen == target
+            hits[kind][1] += i - 1 == target
+            hits[kind][2] += 1
+    return {
+        k: {
+            "labelled": v[2],
+            "right": v[0],
+            "accuracy": round(v[0] / v[2], 3) if v[2] else None,
+            "previous_step_accuracy": round(v[1] / v[2], 3) if v[2] else None,
+        }
+        for k, v in hits.items()
+    }
+
+
+def run(data: Path, embedder_spec: str, seed: int, say) -> dict:
+    t0 = time.perf_counter()
+    embedder = get_embedder(embedder_spec)
+    say(f"[{embedder.name}] loading and segmenting the labelled traces")
+    traces, _ = training_traces(
+        DEV, data, thought_anchors=data / "thought-anchors.com" / "src" / "app" / "data", root=ROOT
+    )
+    say(f"embedding {sum(len(t.steps) for t in traces)} steps of {len(traces)} traces")
+    table, vectors = kind_table(traces, embedder)
+    steps = [traces[t].steps[i] for t, i in table.refs]
+    systems = {
+        "marker": [marker_kind(s.text) for s in steps],
+        "rule": [step_kind(s) for s in steps],
+    }
+    for scheme in ("source", "trace"):
+        say(f"learned classifier, {scheme} folds")
+        systems[f"learned/{scheme}"] = loso_kinds(table, traces, embedder.name, scheme)
+    gold = np.array(table.kinds)
+    rng = np.random.default_rng(seed)
+    sources = sorted(set(table.sources))
+    results: dict = {}
+    for kind in KINDS:
+        g = gold == kind
+        results[kind] = {}
+        for name, pred in systems.items():
+            p = np.array(pred) == kind
+            per = {"all": score(g, p, table.groups, rng)}
+            for s in sources:
+                sel = table.sources == s
+                per[s] = score(g[sel], p[sel], table.groups[sel], rng)
+            results[kind][name] = per
+    targets = []
+    for kind in KINDS:
+        for s in sources:
+            learned = results[kind]["learned/source"][s]
+            marker = results[kind]["marker"][s]
+            if learned["gold"] < MIN_GOLD:
+                targets.append({"kind": kind, "source": s, "met": None, "why": f"{learned['gold']} gold steps"})
+                continue
+            need = (marker["f1"] or 0.0) + 0.10
+            ok = (learned["f1"] or 0.0) >= need and (learned["precision"] or 0.0) >= 0.5
+            targets.append(
+                {
+                    "kind": kind,
+                    "source": s,
+                    "met": bool(ok),
+                    "f1": learned["f1"],
+                    "needed_f1": round(need, 3),
+                    "precision": learned["precision"],
+                }
+            )
+    return {
+        "embedder": embedder.name,
+        "traces": len(traces),
+        "labelled_steps": len(table.y),
+        "sources": {s: int((table.sources == s).sum()) for s in sources},
+        "classes": list(LEARNED_CLASSES),
+        "results": results,
+        "targets": targets,
+        "target_accuracy": target_accuracy(traces, vectors, table),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+    }
+
+
+def fmt(r: dict, metric: str) -> str:
+    v = r.get(metric)
+    if v is None:
+        return "-"
+    ci = r.get(f"{metric}_ci")
+    return f"{v:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{v:.3f}"
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        f"Embedder `{result['embedder']}`: {result['labelled_steps']} labelled steps of {result['traces']} traces, "
+        f"{len(result['sources'])} sources; {result['seconds']} s.",
+        "",
+    ]
+    for kind in KINDS:
+        lines += [
+            f"**{kind}** (95% bootstrap intervals over traces)",
+            "",
+            "| held-out source | gold | system | precision | recall | F1 |",
+            "|---|---:|---|---:|---:|---:|",
+        ]
+        for s in ["all", *result["sources"]]:
+            for name in ("marker", "rule", "learned/source", "learned/trace"):
+                r = result["results"][kind][name][s]
+                lines.append(
+                    f"| {s} | {r['gold']} | {name} | {fmt(r, 'precision')} | {fmt(r, 'recall')} | {fmt(r, 'f1')} |"
+                )
+        lines.append("")
+    lines += [
+        "**target per held-out source** (F1 >= marker + 0.10 and precision >= 0.50)",
+        "",
+        "| kind | source | learned F1 | needed | precision | met |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for t in result["targets"]:
+        if t["met"] is None:
+            lines.append(f"| {t['kind']} | {t['source']} | - | - | - | cannot judge ({t['why']}) |")
         else:
-            hi = mid - 1
-    return lo
+            lines.append(
+                f"| {t['kind']} | {t['source']} | {t['f1']} | {t['needed_f1']} | {t['precision']} | "
+                f"{'yes' if t['met'] else 'no'} |"
+            )
+    lines += ["", "**targets of labelled steps** (gold kinds on the graph)", ""]
+    lines += ["| kind | labelled | graph's target right | the step before right |", "|---|---:|---:|---:|"]
+    for kind, r in result["target_accuracy"].items():
+        lines.append(f"| {kind} | {r['labelled']} | {r['accuracy']} | {r['previous_step_accuracy']} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
-    parser.add_argument("--granularity", default="sentence", choices=["sentence", "step", "paragraph"])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--embedder", default="default")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--markdown", type=Path, help="also write the tables as Markdown here")
     args = parser.parse_args(argv)
-    root = args.data / "thought-anchors.com"
-    loaded = load(root)
-    if not loaded.traces:
-        print(f"no Thought Anchors traces under {root}", file=sys.stderr)
+    console = Console(stderr=True)
+    if not (args.data / "thought-anchors.com").is_dir():
+        console.print(f"no Thought Anchors data under {args.data}")
         return 1
-    chunks_for = {}
-    for trace in loaded.traces:
-        path = Path(trace.source.path).with_name("chunks_labeled.json")
-        chunks_for[trace.id] = json.loads(path.read_text(encoding="utf-8"))
-    config = AnalyzeConfig(segment=SegmentConfig(granularity=args.granularity), embedder=args.embedder)
-    t0 = time.perf_counter()
-    analyses = list(analyze_many(loaded.traces, config))
-    result = evaluate(analyses, chunks_for)
-    result.update(
-        granularity=args.granularity,
-        embedder=args.embedder,
-        traces=len(analyses),
-        seconds=round(time.perf_counter() - t0, 1),
-    )
+    result = run(args.data, args.embedder, args.seed, lambda m: console.print(f"[dim]{m}[/dim]"))
+    if args.markdown:
+        args.markdown.write_text(markdown(result), encoding="utf-8")
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    console = Console()
-    console.print(
-        f"{result['traces']} traces, {result['placed']}/{result['chunks']} gold chunks placed, "
-        f"granularity {args.granularity}, embedder {args.embedder}, {result['seconds']} s"
+    out = Console()
+    for kind in KINDS:
+        table = Table(title=f"{kind}, leave-one-source-out", title_justify="left")
+        for col in ("source", "gold", "system", "precision", "recall", "F1"):
+            table.add_column(col, justify="left" if col in ("source", "system") else "right")
+        for s in ["all", *result["sources"]]:
+            for name in ("marker", "rule", "learned/source"):
+                r = result["results"][kind][name][s]
+                table.add_row(s, str(r["gold"]), name, fmt(r, "precision"), fmt(r, "recall"), fmt(r, "f1"))
+        out.print(table)
+    met = [t for t in result["targets"] if t["met"] is not None]
+    out.print(
+        f"targets met on {sum(t['met'] for t in met)} of {len(met)} judgeable (kind, source) pairs; "
+        f"{len(result['targets']) - len(met)} pairs have fewer than {MIN_GOLD} gold steps"
     )
-    for part in ("all", "held-out", "dev"):
-        table = Table(title=f"{part} traces", title_justify="left")
-        for col in ("task (gold tag)", "system", "precision", "recall", "F1", "tp", "fp", "fn"):
-            table.add_column(col, justify="left" if col in ("task (gold tag)", "system") else "right")
-        for task, gold in (("backtrack", "uncertainty_management"), ("verify", "self_checking")):
-            for system in ("cotgraph", "marker rule"):
-                r = result["results"][part][task][system]
-                table.add_row(f"{task} ({gold})", system, *score_cells(r))
-        console.print(table)
+    out.print(f"target accuracy: {json.dumps(result['target_accuracy'])}")
     return 0
 
 

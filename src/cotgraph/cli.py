@@ -17,6 +17,7 @@ import re
 import sys
 import typing
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -330,6 +331,22 @@ WeightsOpt = Annotated[
         "a .npz file from `cotgraph train-beliefs`, or 'none' for the cue + similarity rule.",
     ),
 ]
+StatesOpt = Annotated[
+    str,
+    typer.Option(
+        "--states",
+        help="State-graph states: 'trace' (k-means per trace) or 'corpus' (k-means over all inputs; "
+        "holds their embeddings in memory).",
+    ),
+]
+KindWeightsOpt = Annotated[
+    str,
+    typer.Option(
+        "--kind-weights",
+        help="Step-kind classifier: 'auto' (the packaged weights of the bundled embedder), a .npz file from "
+        "`cotgraph train-kinds`, or 'none' for the marker-and-cue rule.",
+    ),
+]
 MinProbOpt = Annotated[
     float,
     typer.Option("--min-prob", help="Tag a learned belief when its probability reaches this (0-1].", min=0.0, max=1.0),
@@ -350,18 +367,28 @@ TABLE_METRICS: dict[str, str] = {
 """The key metrics ``cotgraph metrics`` shows by default, with their column headers."""
 
 
+def _states(value: str) -> str:
+    if value not in ("trace", "corpus"):
+        raise typer.BadParameter(f"{value!r} is not 'trace' or 'corpus'", param_hint="--states")
+    return value
+
+
 def _analyze_config(values: dict[str, Any]) -> AnalyzeConfig:
     from cotgraph.engine import AnalyzeConfig
 
     beliefs = values["beliefs"]
+    from cotgraph.graph import GraphConfig
+
     return AnalyzeConfig(
         segment=SegmentConfig(granularity=_granularity(values["granularity"])),
+        graph=GraphConfig(states=_states(values["states"])),
         embedder=values["embedder"],
         device=values["device"],
         beliefs=None if beliefs.lower() == "none" else beliefs,
         classifier=values["classifier"],
         belief_weights=values["belief_weights"],
         min_prob=values["min_prob"],
+        kind_weights=values["kind_weights"],
     )
 
 
@@ -375,12 +402,14 @@ analyzes_traces = _option_group(
         ("classifier", ClassifierOpt, None),
         ("belief_weights", WeightsOpt, "auto"),
         ("min_prob", MinProbOpt, 0.5),
+        ("kind_weights", KindWeightsOpt, "auto"),
+        ("states", StatesOpt, "trace"),
     ],
     _analyze_config,
 )
 """Every command that analyses traces declares ``config: AnalyzeConfig`` and gets
 ``--granularity``, ``--embedder``, ``--device``, ``--beliefs``, ``--classifier``,
-``--belief-weights``, ``--min-prob`` in its place."""
+``--belief-weights``, ``--min-prob``, ``--kind-weights``, ``--states`` in its place."""
 
 
 def _analyses(
@@ -397,12 +426,14 @@ def _analyse(traces: Iterator[Trace] | list[Trace], config: AnalyzeConfig) -> It
     from cotgraph.beliefs.tagger import ClassifierError
     from cotgraph.beliefs.taxonomy import TaxonomyError
     from cotgraph.embed import EmbeddingError, get_embedder
-    from cotgraph.engine import analyze_many, make_tagger
+    from cotgraph.engine import analyze_many, make_kind_model, make_tagger
+    from cotgraph.kinds import KindWeightsError
 
     try:
         model = get_embedder(config.embedder, device=config.device)
         make_tagger(config, model)  # fail now, in one line, on a bad taxonomy, classifier or weights
-    except (EmbeddingError, TaxonomyError, ClassifierError, WeightsError) as exc:
+        make_kind_model(config, model)
+    except (EmbeddingError, TaxonomyError, ClassifierError, WeightsError, KindWeightsError) as exc:
         _error(exc)
         raise typer.Exit(EXIT_NOTHING) from None
     with Progress(
@@ -804,6 +835,89 @@ def train_beliefs_cmd(
             markup=False,
             highlight=False,
         )
+    err.print(f"weights → {out_path}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("train-kinds")
+def train_kinds_cmd(
+    labelled: Annotated[
+        str, typer.Argument(help="Labelled steps: JSON Lines in the format of benchmarks/data/structure_dev.jsonl.")
+    ],
+    out_path: Annotated[str, typer.Option("--out", "-o", help="Write the weights here (.npz).")],
+    data: Annotated[
+        str, typer.Option("--data", help="The folder the labelled file's relative paths are read from.")
+    ] = "../shared/data",
+    thought_anchors: Annotated[
+        str | None,
+        typer.Option(
+            "--thought-anchors",
+            help="Also train on Thought Anchors' tagged traces in this folder (<model>/<condition>/<problem>/).",
+        ),
+    ] = None,
+    embedder: EmbedderOpt = "default",
+    device: DeviceOpt = None,
+    c: Annotated[float, typer.Option("--c", help="Inverse L2 strength of the logistic regression.", min=1e-6)] = 0.1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train step-kind classifier weights from labelled steps (and Thought Anchors' tags). Use them
+    with `--kind-weights OUT`; benchmarks/structure.py scores them leave-one-source-out."""
+    from cotgraph.embed import EmbeddingError, get_embedder
+    from cotgraph.kinds import KindLabelsError, train
+
+    try:
+        model = get_embedder(embedder, device=device)
+    except EmbeddingError as exc:
+        _error(exc)
+        raise typer.Exit(EXIT_NOTHING) from None
+    if thought_anchors is not None and not Path(thought_anchors).is_dir():
+        _error(f"--thought-anchors {thought_anchors}: no such folder")
+        raise typer.Exit(EXIT_NOTHING)
+    command = " ".join(["cotgraph", "train-kinds", *sys.argv[2:]]) if len(sys.argv) > 1 else "cotgraph train-kinds"
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("embedding labelled traces"),
+        TextColumn("{task.completed} steps"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("embed", total=None)
+        try:
+            kind_model, _ = train(
+                labelled,
+                data,
+                model,
+                thought_anchors=thought_anchors,
+                C=c,
+                command=command,
+                progress=lambda k: progress.advance(task, k),
+            )
+        except KindLabelsError as exc:
+            for problem in exc.problems:
+                err.print(f"error: {problem}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_NOTHING) from None
+    kind_model.save(out_path)
+    summary = {
+        "weights": out_path,
+        "embedder": kind_model.embedder,
+        "steps": kind_model.meta["n_steps"],
+        "sources": kind_model.meta["sources"],
+        "class_counts": kind_model.meta["class_counts"],
+        "data_sha256": kind_model.meta["data_sha256"],
+    }
+    if as_json:
+        _json_line(summary)
+        raise typer.Exit(EXIT_OK)
+    table_out = Table(
+        title=f"{summary['steps']} labelled steps, {len(summary['sources'])} sources", title_justify="left"
+    )
+    table_out.add_column("class")
+    table_out.add_column("steps", justify="right")
+    for k, v in summary["class_counts"].items():
+        table_out.add_row(k, str(v))
+    out.print(table_out)
     err.print(f"weights → {out_path}", markup=False, highlight=False)
     raise typer.Exit(EXIT_OK)
 

@@ -17,8 +17,9 @@ from cotgraph.beliefs.learned import BeliefModel, LearnedTagger, shipped_weights
 from cotgraph.beliefs.tagger import BeliefTagger, TaggerConfig, load_classifier
 from cotgraph.beliefs.taxonomy import SHIPPED, load_taxonomy
 from cotgraph.embed import Embedder, get_embedder
-from cotgraph.graph import GraphConfig, build_graph, graph_edges
+from cotgraph.graph import GraphConfig, build_graph, corpus_centroids, graph_edges
 from cotgraph.io.markup import split_any
+from cotgraph.kinds import KindModel, resolve_kind_model
 from cotgraph.metrics import compute_metrics
 from cotgraph.model import Analysis, BeliefTag, Hypothesis, Source, Step, Trace, stable_id
 from cotgraph.segment import SegmentConfig, segment_many
@@ -46,6 +47,10 @@ class AnalyzeConfig:
     ``cotgraph train-beliefs``, or ``None``/``"none"`` for the rule alone."""
     min_prob: float = 0.5
     """A learned belief is tagged when its probability reaches this."""
+    kind_weights: str | None = "auto"
+    """The step-kind classifier's weights: ``auto`` (the packaged weights of the bundled embedder
+    in use, else the rule), a ``.npz`` file made by ``cotgraph train-kinds``, or ``None``/``"none"``
+    for the marker-and-cue rule."""
     chunk_steps: int = 16384
     """Steps gathered from consecutive traces before one embedding call."""
     batch_size: int = 64
@@ -94,6 +99,18 @@ def make_tagger(config: AnalyzeConfig, embedder: Embedder) -> BeliefTagger | Non
     return _TAGGERS[key]
 
 
+_KIND_MODELS: dict[tuple[object, ...], KindModel | None] = {}
+
+
+def make_kind_model(config: AnalyzeConfig, embedder: Embedder) -> KindModel | None:
+    """The step-kind classifier the configuration asks for (``None``: the rule); cached."""
+    dim = int(getattr(embedder, "dim", 0))
+    key = (config.kind_weights, embedder.name, dim)
+    if key not in _KIND_MODELS:
+        _KIND_MODELS[key] = resolve_kind_model(config.kind_weights, embedder.name, dim)
+    return _KIND_MODELS[key]
+
+
 def belief_weights_path(config: AnalyzeConfig, taxonomy: str, embedder_name: str) -> Path | None:
     """The weights file the configuration asks for, or ``None`` for the cue + similarity rule.
     ``auto`` picks the packaged weights only for a shipped taxonomy loaded by name (a YAML file
@@ -115,9 +132,13 @@ def analyze_one(
     config: AnalyzeConfig,
     embedder: str,
     tagger: BeliefTagger | None = None,
+    kind_model: KindModel | None = None,
+    centroids: np.ndarray | None = None,
 ) -> Analysis:
-    """Graph, beliefs and metrics of one segmented, embedded trace."""
-    graph = build_graph(steps, embeddings, config.graph, trace_id=trace.id)
+    """Graph, beliefs and metrics of one segmented, embedded trace. Step kinds come from
+    ``kind_model`` when given, else from the rule."""
+    kinds = kind_model.kinds(steps, embeddings) if kind_model is not None else None
+    graph = build_graph(steps, embeddings, config.graph, trace_id=trace.id, kinds=kinds, centroids=centroids)
     metrics = compute_metrics(graph)
     tags: list[BeliefTag] = []
     found: list[Hypothesis] = []
@@ -152,10 +173,14 @@ def analyze_many(
     embedder: Embedder | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Analysis]:
-    """Analyse traces in order. ``progress`` is called with the number of steps embedded so far."""
+    """Analyse traces in order. ``progress`` is called with the number of steps embedded so far.
+    With ``GraphConfig(states="corpus")`` every trace is embedded before the first is analysed,
+    so that the states are clusters of the whole corpus (its embeddings are held in memory)."""
     config = config or AnalyzeConfig()
     embedder = embedder or get_embedder(config.embedder, device=config.device)
     tagger = make_tagger(config, embedder)
+    kind_model = make_kind_model(config, embedder)
+    corpus = config.graph.states == "corpus"
     done = 0
     chunk: list[tuple[Trace, list[Step]]] = []
     pending = 0
@@ -173,16 +198,26 @@ def analyze_many(
         done += len(texts)
         if progress is not None:
             progress(done)
+        centroids = corpus_centroids(vectors) if corpus and len(vectors) else None
         offset = 0
         for trace, steps in chunk:
-            yield analyze_one(trace, steps, vectors[offset : offset + len(steps)], config, embedder.name, tagger)
+            yield analyze_one(
+                trace,
+                steps,
+                vectors[offset : offset + len(steps)],
+                config,
+                embedder.name,
+                tagger,
+                kind_model,
+                centroids,
+            )
             offset += len(steps)
         chunk.clear()
 
     for trace, steps in segment_many(traces, config.segment):
         chunk.append((trace, steps))
         pending += len(steps)
-        if pending >= config.chunk_steps:
+        if pending >= config.chunk_steps and not corpus:
             yield from flush()
             pending = 0
     if chunk:

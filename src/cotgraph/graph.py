@@ -5,33 +5,36 @@ Input: the steps of a trace and their unit-normalised embeddings. Output: a ``ne
 whose nodes are step indices and whose edges carry a ``type`` (``next``, ``branch``,
 ``backtrack``, ``verify``, ``revisit``; see DESIGN.md). Three things are decided per step:
 
-1. its **kind** (plan, retrieve, compute, verify, backtrack, explore, conclude, reason), from its
-   opening markers and lexical cues (:func:`step_kind`);
+1. its **kind** (plan, retrieve, compute, verify, backtrack, explore, conclude, reason), given by
+   the caller (the learned classifier of :mod:`cotgraph.kinds`, as the engine does) or, when not
+   given, from its opening markers and lexical cues (:func:`cotgraph.kinds.step_kind`);
 2. its **tree parent**: the step before it for a continuation; for a ``backtrack`` step, the
    earlier step it returns to; for an ``explore`` step, the branch point it opens from. Targets
    are chosen by embedding similarity among earlier steps, not by position alone;
 3. its **back edges**: the step a ``verify`` step checks, and the non-adjacent earlier step a
    step restates (``revisit``, cosine above :attr:`GraphConfig.revisit_min_sim`).
 
-Steps are also grouped into **states** (near-duplicate thoughts, cosine above
-:attr:`GraphConfig.state_min_sim`), giving the state graph of the Topology of Reasoning paper
-(arXiv 2506.05744). Everything is deterministic: ties go to the later step.
+Steps are also grouped into **states**, clusters of step embeddings found by k-means, as the
+Topology of Reasoning paper builds them (arXiv 2506.05744): per trace with
+:func:`number_of_states` clusters, or over a whole corpus (``--states corpus``, centroids given by
+the caller, :func:`corpus_centroids`). The state graph links consecutive states. Everything is
+deterministic: ties go to the later step, and k-means starts from a fixed seed.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
+from cotgraph.kinds import STEP_KINDS, step_kind
 from cotgraph.model import Edge, EdgeType, Step
-from cotgraph.segment import HALT_MARKERS
 
-STEP_KINDS: tuple[str, ...] = ("plan", "retrieve", "compute", "verify", "backtrack", "explore", "conclude", "reason")
+__all__ = ["STEP_KINDS", "GraphConfig", "build_graph", "graph_edges", "similarity_matrix", "step_kind"]
 
 
 @dataclass(frozen=True)
@@ -53,183 +56,24 @@ class GraphConfig:
     the nearest earlier computation or conclusion."""
     revisit_min_sim: float = 0.88
     """A step restates a non-adjacent earlier step when their cosine reaches this."""
-    state_min_sim: float = 0.88
-    """Steps this similar are one state of the state graph."""
+    states: str = "trace"
+    """``trace``: k-means on each trace's steps, :func:`number_of_states` clusters; ``corpus``:
+    each step takes the nearest of centroids fitted on the whole corpus (given to
+    :func:`build_graph` as ``centroids``)."""
     recency_penalty: float = 0.25
     """Subtracted from a candidate's similarity in proportion to its distance (the full amount at
     ``window`` steps back), so that a doubt returns to what the model just did unless an older
     step is clearly closer in meaning. Reasoning models mostly second-guess their last few steps."""
 
     def __post_init__(self) -> None:
-        for name in ("backtrack_min_sim", "branch_min_sim", "verify_min_sim", "revisit_min_sim", "state_min_sim"):
+        for name in ("backtrack_min_sim", "branch_min_sim", "verify_min_sim", "revisit_min_sim"):
             value = getattr(self, name)
             if not -1.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a cosine in [-1, 1], got {value}")
         if self.window < 1:
             raise ValueError("window must be >= 1")
-
-
-# --- step kinds ------------------------------------------------------------------------------
-# Cues are matched on the lower-cased step text. Order of decision: verify, backtrack, explore,
-# conclude, retrieve, compute, plan, reason. They describe how reasoning models write (R1, QwQ,
-# their distills, gpt-oss) and were written from the literature's step taxonomies (Thought Anchors'
-# function tags; the "aha"/"wait" analyses), not fitted to one data set.
-
-_NEG = r"(?<!not )(?<!n't )"
-
-VERIFY_CUES = re.compile(
-    r"\b(?:let me|let's|let us|i'll|i will|i should|i need to|we should|we need to|to|i can|we can|now)\s+"
-    r"(?:just |quickly |also |now |again )?"
-    r"(?:double[- ]?check|re-?check|check|verify|confirm|validate|make sure|ensure|sanity[- ]check|cross[- ]check|"
-    r"test (?:this|that|it|with|the)|plug (?:it|this|that|these|them|in|back))"
-    r"|\b(?:double[- ]?check(?:ing|ed)?|sanity check|cross[- ]check(?:ing)?|verif(?:y|ying|ied|ication)|"
-    r"re-?checking|checking (?:this|that|it|again|the)|plugging (?:back|in|it|this|x|these))\b"
-    rf"|{_NEG}\b(?:checks out|that works|this works|it works|which matches|that matches|it matches|this matches|"
-    r"matches (?:the|my|our|what|both|earlier|previous)|consistent with|confirms|is confirmed|"
-    r"(?:is|seems|looks|that's|that is|it's|it is|this is) (?:all )?(?:correct|right|consistent|valid)|"
-    r"makes sense|same (?:result|answer|value)|agrees? with|both (?:methods|approaches|ways) give)\b"
-    r"|^(?:yes|yep|correct|right|good|great|perfect|exactly)\b[ ,.!:]"
-    r"|[✓✔]"
-    r"|\b(?:i'?m|i am|we're|we are) (?:fairly |pretty |quite |very |now |more )?(?:confident|certain)\b"
-)
-
-_VERIFY_WORDS = (
-    "check", "verif", "confirm", "validat", "make sure", "ensure", "sanity", "test", "plug", "works",
-    "match", "consistent", "correct", "right", "valid", "sense", "same", "agree", "both", "yes", "yep",
-    "good", "great", "perfect", "exactly", "✓", "✔", "confident", "certain",
-)  # fmt: skip
-"""Every word :data:`VERIFY_CUES` needs; a cheap substring test that skips the regex for most steps."""
-
-DOUBT_CUES = re.compile(
-    r"\b(?:mistake|wrong|incorrect|error|miscalculat\w*|miscount\w*|misread|misunderst\w*|messed up|"
-    r"not right|isn't right|is not right|can't be|cannot be|couldn't be|shouldn't be|"
-    r"doesn't make sense|does not make sense|contradict\w*|inconsisten\w*|discrepanc\w*|conflict\w*|"
-    r"confus\w*|not sure|unsure|i doubt|doubtful|off by|that's not|that is not|this is not|"
-    rf"{_NEG}seems? (?:too|off|odd|strange|weird|wrong|unlikely|suspicious)|"
-    rf"{_NEG}too (?:big|large|small|high|low|many|few)|"
-    r"doesn't (?:match|add up|work|fit|seem|look)|don't (?:match|add up|think so)|does not (?:match|work|fit)|"
-    r"not possible|impossible|something'?s? (?:off|wrong)|not quite|hmm+|"
-    r"reconsider|re-?examine|re-?evaluate|rethink|step back|start over|go back|backtrack|redo|re-?do|scratch that|"
-    r"instead of|rather than|different from|differs|unexpected|puzzl\w*|strange|weird)\b"
-)
-
-QUESTION_OR_CONTRAST = re.compile(
-    r"\?|\b(?:but|however|though|although|earlier|previous(?:ly)?|before|again|perhaps|maybe|might|"
-    r"i think|i thought|assum\w+|suppose|is it|are they|did i|do i|does it|should i|instead)\b"
-)
-
-SELF_QUESTION = re.compile(r"^[^.!\n]{0,200}\?")
-"""The step opens with a question the model puts to itself ("So, is x inside the interval?"):
-uncertainty about the current line."""
-
-HEDGE_LED = re.compile(
-    r"(?:no,|perhaps|maybe|possibly|probably|i think|i guess|i suspect|i might|it might|it could|"
-    r"that might|this might|i'm not|i am not)\b"
-)
-"""A step that opens hedged ("So, maybe it's actually 19 bits"; "Wait, no, …") doubts the line."""
-
-EXPLORE_CUES = re.compile(
-    r"^(?:alternatively|another (?:approach|way|idea|method|option|possibility|thought)|what if|or maybe|"
-    r"or perhaps|maybe instead|instead,|suppose|let me try|let's try|let us try|let me consider|let's consider|"
-    r"perhaps (?:i|we) (?:can|could|should) (?:try|use|consider|approach)|"
-    r"maybe (?:i|we) (?:can|could|should) (?:try|use|consider|approach)|another (?:way|approach) (?:is|would be))\b"
-)
-
-CONCLUDE_CUES = re.compile(
-    r"\b(?:therefore|thus|hence|in conclusion|to conclude|to summari[sz]e|in summary|final answer|"
-    r"so the (?:final )?answer|the (?:final )?answer (?:is|should be|would be)|the result is|"
-    r"i think (?:that's|that is) (?:it|the answer)|putting it all together|all in all|"
-    r"(?:i|we) (?:conclude|can conclude)|so overall|so in total|so altogether)\b|\\boxed"
-)
-
-RETRIEVE_CUES = re.compile(
-    r"\b(?:i (?:recall|remember|know)|recall(?:ing)? that|remember(?:ing)? that|by definition|is defined as|"
-    r"are defined as|the definition of|the formula (?:for|is)|formula for|it(?: i|')s (?:well[- ])?known|"
-    r"known (?:as|that)|according to|(?:theorem|identity|property|rule|law) (?:says|states|tells)|"
-    r"the (?:fact|property) that|is a (?:well-known|standard|common))\b"
-)
-
-COMPUTE_CUES = re.compile(
-    r"\d\s*[-+*/×÷^=]\s*\d|=|\\(?:frac|cdot|times|sqrt|sum|binom|dbinom|int|div)|"
-    r"\b(?:comput\w+|calculat\w+|multipl\w+|divid\w+|subtract\w*|add(?:ing)? (?:up|these|them|the)|simplif\w+|"
-    r"solv\w+|evaluat\w+|expand\w*|factor\w*|substitut\w+|convert\w*|sum of|product of|equals?)\b"
-)
-
-PLAN_CUES = re.compile(
-    r"^(?:first(?:ly)?|to (?:solve|find|start|begin|answer|determine|figure)|"
-    r"let me (?:start|begin|think about|figure|break|outline|plan|approach|understand|first|try to understand|"
-    r"read|parse|restate|set up|recall what)|"
-    r"let's (?:start|begin|break|outline|plan|approach|set up|think about|figure)|"
-    r"(?:i|we) (?:need|have|want|should) to|(?:the|this) (?:problem|question|task|user) (?:is|asks|says|wants|gives)|"
-    r"my (?:plan|goal|approach|task)|step \d|next,|then,? (?:i|we) (?:need|should|will|can)|"
-    r"okay,? (?:so )?(?:i|we|the|let|this)|alright,? (?:so )?(?:i|we|the|let|this)|"
-    r"(?:i|we)'ll (?:start|begin|need|first)|the (?:goal|plan) is)\b"
-)
-
-
-def step_kind(step: Step) -> str:
-    """The function of a step in the search, from its opening markers and its words.
-
-    - ``verify``: checks a result ("let me double-check", "which matches", "✓");
-    - ``backtrack``: doubts or abandons the current line: an error or doubt word ("mistake",
-      "that can't be", "I'm confused", "reconsider"), or a halting opener ("Wait", "Hold on",
-      "Hmm") together with a question or a contrast ("but", "earlier", "maybe");
-    - ``explore``: opens an alternative ("Alternatively", "What if", "Let me try");
-    - ``conclude``: states a result or the answer ("therefore", "the answer is", ``\\boxed``);
-    - ``retrieve``: recalls a fact or definition; ``compute``: calculates;
-    - ``plan``: sets up or decides what to do next; ``reason``: anything else.
-
-    A step that both checks and doubts ("Wait, let me check that again") is a check: the check
-    is the act, the doubt its motive.
-    """
-    text = step.text.lower()
-    head = text[:240]
-    tail = text[-160:] if len(text) > 240 else ""
-    markers = step.markers
-    halted = any(m in HALT_MARKERS for m in markers)  # alone weak: "Wait," also opens plain computation
-    checks = any(w in head for w in _VERIFY_WORDS) and VERIFY_CUES.search(head)
-    if checks and not (DOUBT_CUES.search(head) and not _verify_dominates(head)):
-        return "verify"
-    bare = _strip_opener(head)
-    if (
-        DOUBT_CUES.search(head)
-        or (halted and QUESTION_OR_CONTRAST.search(head))
-        or SELF_QUESTION.search(head)
-        or (HEDGE_LED.match(bare) and not EXPLORE_CUES.match(bare))
-    ):
-        return "backtrack"
-    if EXPLORE_CUES.search(_strip_opener(head)) or any(
-        m in ("alternatively", "another approach", "another way", "another idea", "what if", "or maybe")
-        for m in markers
-    ):
-        return "explore"
-    if CONCLUDE_CUES.search(head) or (tail and CONCLUDE_CUES.search(tail)):
-        return "conclude"
-    if RETRIEVE_CUES.search(head):
-        return "retrieve"
-    if COMPUTE_CUES.search(head):
-        return "compute"
-    if PLAN_CUES.search(_strip_opener(head)):
-        return "plan"
-    return "reason"
-
-
-_OPENER = re.compile(r"^(?:(?:but|so|and|now|okay|ok|alright|well|hmm+|wait|oh)\b[,.!]?\s*)+")
-
-
-def _strip_opener(text: str) -> str:
-    return _OPENER.sub("", text, count=1)
-
-
-_VERIFY_ACT = re.compile(
-    r"\b(?:let me|let's|let us|i'll|i should|i need to|we should|to) (?:just |quickly |also |now |again )?"
-    r"(?:double[- ]?check|re-?check|check|verify|confirm|make sure)"
-)
-
-
-def _verify_dominates(text: str) -> bool:
-    """A step with both check and doubt words is a check when it announces the check itself."""
-    return bool(_VERIFY_ACT.search(text))
+        if self.states not in ("trace", "corpus"):
+            raise ValueError(f"states must be 'trace' or 'corpus', got {self.states!r}")
 
 
 # --- the graph -------------------------------------------------------------------------------
@@ -283,6 +127,8 @@ def build_graph(
     config: GraphConfig | None = None,
     *,
     trace_id: str | None = None,
+    kinds: Sequence[str] | None = None,
+    centroids: np.ndarray | None = None,
 ) -> nx.DiGraph:
     """Build the search graph of one trace.
 
@@ -290,6 +136,9 @@ def build_graph(
     ``state``, ``dead_end`` and ``start``/``end`` offsets; each edge a ``type`` and, where
     similarity chose it, a ``score``. ``graph.graph`` holds ``trace_id``, the ``config`` and the
     ``state_graph`` (an undirected ``nx.Graph`` over states, weighted by embedding distance).
+    ``kinds`` gives each step's kind (:mod:`cotgraph.kinds`); without it the rule decides.
+    ``centroids`` (unit rows) are the corpus states of ``GraphConfig(states="corpus")``; without
+    them the states are k-means clusters of this trace.
     The steps' ``kind``, ``parent`` and ``dead_end`` fields are set as a side effect.
     """
     config = config or GraphConfig()
@@ -302,7 +151,11 @@ def build_graph(
         graph.graph["state_graph"] = nx.Graph()
         return graph
     sims = similarity_matrix(emb)
-    kinds = [step_kind(s) for s in steps]
+    if kinds is None:
+        kinds = [step_kind(s) for s in steps]
+    elif len(kinds) != n:
+        raise ValueError(f"{n} steps but {len(kinds)} kinds")
+    kinds = list(kinds)
     for step, kind in zip(steps, kinds, strict=True):
         step.kind = kind
 
@@ -366,7 +219,7 @@ def build_graph(
 
     dead = _dead_ends(parent, abandoned, edges.values())
 
-    states = _states(sims, config)
+    states = nearest_centroid(emb, centroids) if centroids is not None else kmeans_states(emb)
     for i, step in enumerate(steps):
         step.parent, step.dead_end = parent[i], i in dead
         graph.add_node(
@@ -405,36 +258,77 @@ def _dead_ends(parent: list[int], abandoned: set[int], edges: Iterable[Edge]) ->
     return abandoned - alive
 
 
-def _states(sims: np.ndarray, config: GraphConfig) -> list[int]:
-    """Greedy, order-preserving clustering: a step joins the state of its most similar earlier
-    step when that cosine reaches ``state_min_sim``, else opens a new state."""
-    n = sims.shape[0]
-    states = [0] * n
-    next_state = 1
-    for i in range(1, n):
-        row = sims[i, :i]
-        j = i - 1 - int(np.argmax(row[::-1]))
-        if row[j] >= config.state_min_sim:
-            states[i] = states[j]
-        else:
-            states[i] = next_state
-            next_state += 1
-    return states
+def number_of_states(n_steps: int) -> int:
+    """k = ⌈√(n/2)⌉ states for a trace of n steps, the rule of thumb for the number of clusters
+    (Mardia, Kent & Bibby, *Multivariate Analysis*, 1979, §13.2). It grows slowly enough that a
+    trace of 30 steps has 4 states and one of 100 has 8, so the state graph is small but not a
+    path; at least 1 and at most n."""
+    if n_steps <= 0:
+        return 0
+    return max(1, min(n_steps, math.ceil(math.sqrt(n_steps / 2))))
+
+
+def kmeans_states(emb: np.ndarray, k: int | None = None) -> list[int]:
+    """States of one trace: k-means (scikit-learn, k-means++ from seed 0) on its unit step
+    embeddings with :func:`number_of_states` clusters (fewer when there are fewer distinct
+    steps), numbered in order of first visit."""
+    n = emb.shape[0]
+    if n == 0:
+        return []
+    k = number_of_states(n) if k is None else k
+    distinct = len(np.unique(np.round(emb, 6), axis=0))
+    k = min(k, distinct)
+    if k <= 1:
+        return [0] * n
+    from sklearn.cluster import KMeans
+
+    labels = KMeans(n_clusters=k, n_init=1, random_state=0).fit_predict(emb.astype(np.float64))
+    return _in_visit_order(labels)
+
+
+def nearest_centroid(emb: np.ndarray, centroids: np.ndarray) -> list[int]:
+    """Corpus states: the index of the most similar centroid (cosine) for each step."""
+    if emb.shape[0] == 0:
+        return []
+    return [int(x) for x in np.argmax(np.asarray(emb, dtype=np.float32) @ centroids.T, axis=1)]
+
+
+def corpus_centroids(vectors: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Unit centroids of k-means over the steps of a whole corpus (:func:`number_of_states` of
+    the corpus's step count when ``k`` is not given), for ``--states corpus``: every trace's
+    states are then the same, comparable clusters."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    k = min(number_of_states(len(vectors)) if k is None else k, len(np.unique(np.round(vectors, 6), axis=0)))
+    if k <= 1:
+        mean = vectors.mean(axis=0, keepdims=True)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    from sklearn.cluster import KMeans
+
+    centers = KMeans(n_clusters=k, n_init=1, random_state=0).fit(vectors).cluster_centers_
+    norms = np.linalg.norm(centers, axis=1, keepdims=True)
+    return (centers / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+def _in_visit_order(labels: Iterable[int]) -> list[int]:
+    order: dict[int, int] = {}
+    return [order.setdefault(int(x), len(order)) for x in labels]
 
 
 def _state_graph(states: list[int], emb: np.ndarray) -> nx.Graph:
-    """Undirected state graph: an edge for each consecutive pair of distinct states, weighted by
-    the cosine distance between the states' mean embeddings; ``sequence`` keeps the visit order."""
-    n_states = max(states) + 1 if states else 0
-    centroids = np.zeros((n_states, emb.shape[1] if emb.ndim == 2 else 0), dtype=np.float32)
-    np.add.at(centroids, np.asarray(states), emb)
+    """Undirected state graph over the visited states: an edge for each consecutive pair of
+    distinct states, weighted by the cosine distance between the states' mean embeddings (of this
+    trace's steps); ``sequence`` keeps the visit order."""
+    visited = sorted(set(states))
+    row = {state: j for j, state in enumerate(visited)}
+    centroids = np.zeros((len(visited), emb.shape[1] if emb.ndim == 2 else 0), dtype=np.float32)
+    np.add.at(centroids, np.asarray([row[x] for x in states], dtype=np.int64), emb)
     norms = np.linalg.norm(centroids, axis=1, keepdims=True)
     centroids = centroids / np.where(norms == 0, 1, norms)
     sg = nx.Graph(sequence=list(states))
-    sg.add_nodes_from(range(n_states))
+    sg.add_nodes_from(visited)
     for a, b in itertools.pairwise(states):
         if a != b and not sg.has_edge(a, b):
-            sg.add_edge(a, b, weight=max(0.0, float(1.0 - centroids[a] @ centroids[b])))
+            sg.add_edge(a, b, weight=max(0.0, float(1.0 - centroids[row[a]] @ centroids[row[b]])))
     return sg
 
 
