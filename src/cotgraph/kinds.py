@@ -697,9 +697,10 @@ def labelled_traces(path: str | Path, data: str | Path, root: str | Path = ".") 
 
 
 def data_sha256(paths: Iterable[str | Path]) -> str:
-    """One SHA-256 over the given files' bytes, in sorted order of their names."""
+    """One SHA-256 over the given files' bytes, in the order given (:func:`training_traces` gives
+    an order that does not depend on where the folders are or how their paths are written)."""
     digest = hashlib.sha256()
-    for p in sorted(str(x) for x in paths):
+    for p in paths:
         digest.update(Path(p).read_bytes())
     return digest.hexdigest()
 
@@ -830,8 +831,10 @@ def training_traces(
     files = [Path(labelled)]
     if thought_anchors is not None:
         traces = thought_anchors_traces(thought_anchors) + traces
-        files += sorted(Path(thought_anchors).glob("*/*/*/chunks_labeled.json"))
-        files += sorted(Path(thought_anchors).glob("*/*/*/base_solution.json"))
+        anchors = Path(thought_anchors)
+        for name in ("chunks_labeled.json", "base_solution.json"):
+            found = anchors.glob(f"*/*/*/{name}")
+            files += sorted(found, key=lambda p: p.relative_to(anchors).as_posix())
     return traces, files
 
 
