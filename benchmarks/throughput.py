@@ -11,7 +11,9 @@ Side by side, on the same step texts:
 - **the learned belief tagger against the rule**: both pipelines again with
   ``--belief-weights none`` (the cue + similarity tagger that was the default before the learned
   one), so that the cost of the learned tagger is a ratio measured in one run; the learned
-  default must keep at least 0.9 of the rule's throughput.
+  default must keep at least 0.9 of the rule's throughput;
+- **the learned step-kind classifier against the rule**: both pipelines again with
+  ``--kind-weights none``, the same kind of ratio.
 
 Model loading (and the one-time distillation of the fast model) is timed apart and not counted:
 it is paid once per process, not per trace.
@@ -52,11 +54,11 @@ def read_all(data: Path, limit: int | None) -> list:
 
 
 def run_pipeline(
-    data: Path, limit: int | None, embedder_spec: str, belief_weights: str = "auto"
+    data: Path, limit: int | None, embedder_spec: str, belief_weights: str = "auto", kind_weights: str = "auto"
 ) -> tuple[float, int, int]:
     """Seconds from reading the files to the last metric, steps, traces (model already loaded)."""
     embedder = get_embedder(embedder_spec)
-    config = AnalyzeConfig(embedder=embedder_spec, belief_weights=belief_weights)
+    config = AnalyzeConfig(embedder=embedder_spec, belief_weights=belief_weights, kind_weights=kind_weights)
     t0 = time.perf_counter()
     traces = read_all(data, limit)
     steps = n = 0
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     assert fast_steps == steps == len(texts)
     rule_s, _, _ = run_pipeline(args.data, args.limit, "default", "none")
     fast_rule_s, _, _ = run_pipeline(args.data, args.limit, "fast", "none")
+    kinds_rule_s, _, _ = run_pipeline(args.data, args.limit, "default", kind_weights="none")
+    fast_kinds_rule_s, _, _ = run_pipeline(args.data, args.limit, "fast", kind_weights="none")
 
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {default.device}",
@@ -111,12 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         "fast_rule_steps_per_s": round(steps / fast_rule_s, 1),
         "learned_vs_rule_default": round(rule_s / default_s, 3),
         "learned_vs_rule_fast": round(fast_rule_s / fast_s, 3),
+        "learned_kinds_vs_rule_default": round(kinds_rule_s / default_s, 3),
+        "learned_kinds_vs_rule_fast": round(fast_kinds_rule_s / fast_s, 3),
         "seconds": {
             "encode": round(encode_s, 2),
             "default": round(default_s, 2),
             "fast": round(fast_s, 2),
             "default_rule": round(rule_s, 2),
             "fast_rule": round(fast_rule_s, 2),
+            "default_rule_kinds": round(kinds_rule_s, 2),
+            "fast_rule_kinds": round(fast_kinds_rule_s, 2),
         },
     }
     if args.json:

@@ -269,20 +269,27 @@ def number_of_states(n_steps: int) -> int:
 
 
 def kmeans_states(emb: np.ndarray, k: int | None = None) -> list[int]:
-    """States of one trace: k-means (scikit-learn, k-means++ from seed 0) on its unit step
-    embeddings with :func:`number_of_states` clusters (fewer when there are fewer distinct
-    steps), numbered in order of first visit."""
+    """States of one trace: k-means on its unit step embeddings with :func:`number_of_states`
+    clusters (fewer when there are fewer distinct steps), numbered in order of first visit.
+
+    SciPy's ``kmeans2`` (k-means++ from seed 0, 20 Lloyd iterations): the same algorithm as
+    scikit-learn's ``KMeans``, whose fixed cost per call (its thread-pool bookkeeping) is several
+    milliseconds once torch is loaded, which would be most of the fast pipeline's time on short
+    traces; the corpus-wide clustering, one call, uses scikit-learn (:func:`corpus_centroids`)."""
     n = emb.shape[0]
     if n == 0:
         return []
     k = number_of_states(n) if k is None else k
-    distinct = len(np.unique(np.round(emb, 6), axis=0))
-    k = min(k, distinct)
+    k = min(k, len({row.tobytes() for row in np.asarray(emb, dtype=np.float32)}))
     if k <= 1:
         return [0] * n
-    from sklearn.cluster import KMeans
+    import warnings
 
-    labels = KMeans(n_clusters=k, n_init=1, random_state=0).fit_predict(emb.astype(np.float64))
+    from scipy.cluster.vq import kmeans2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an empty cluster is just a state never visited
+        _, labels = kmeans2(np.asarray(emb, dtype=np.float64), k, iter=20, minit="++", seed=0)
     return _in_visit_order(labels)
 
 
@@ -298,7 +305,7 @@ def corpus_centroids(vectors: np.ndarray, k: int | None = None) -> np.ndarray:
     the corpus's step count when ``k`` is not given), for ``--states corpus``: every trace's
     states are then the same, comparable clusters."""
     vectors = np.asarray(vectors, dtype=np.float64)
-    k = min(number_of_states(len(vectors)) if k is None else k, len(np.unique(np.round(vectors, 6), axis=0)))
+    k = min(number_of_states(len(vectors)) if k is None else k, len({row.tobytes() for row in vectors}))
     if k <= 1:
         mean = vectors.mean(axis=0, keepdims=True)
         return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)

@@ -50,10 +50,11 @@ _ADDED_COLUMNS = (
     "ALTER TABLE traces ADD COLUMN IF NOT EXISTS truncated BOOLEAN",
     "ALTER TABLE traces ADD COLUMN IF NOT EXISTS redacted_blocks INTEGER",
 )
-ROWS_REVISION = "2"
-"""Bumped when the rows written for a trace gain content (2: step parents and dead ends, the
-trace's truncation and redacted blocks). It is part of the content hash, so the next ingest into
-an older store analyses its traces again and fills the new columns."""
+ROWS_REVISION = "3"
+"""Bumped when the rows written for a trace gain content or change meaning (2: step parents and
+dead ends, the trace's truncation and redacted blocks; 3: step kinds from the learned classifier,
+k-means states). It is part of the content hash, so the next ingest into an older store analyses
+its traces again."""
 _TRACE_TABLES = ("traces", "steps", "edges", "beliefs", "hypotheses", "metrics")
 
 
