@@ -158,7 +158,8 @@ def _state_graph(graph: nx.DiGraph) -> nx.Graph:
 
 
 def n_states(graph: nx.DiGraph) -> int:
-    """Distinct states: clusters of near-duplicate steps."""
+    """Distinct states visited: k-means clusters of the step embeddings (``graph.kmeans_states``,
+    arXiv 2506.05744)."""
     return _state_graph(graph).number_of_nodes()
 
 
