@@ -17,6 +17,7 @@ import re
 import sys
 import typing
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -737,6 +738,23 @@ def search_cmd(
     raise typer.Exit(EXIT_OK)
 
 
+@contextmanager
+def _counting(label: str) -> Iterator[Callable[[int], None]]:
+    """A transient spinner on standard error (on a terminal) with a count and the time elapsed;
+    yields the function that sets the count."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(label),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda k: progress.update(task, completed=k)
+
+
 @app.command("train-beliefs")
 def train_beliefs_cmd(
     labelled: Annotated[
@@ -772,16 +790,7 @@ def train_beliefs_cmd(
         _error(exc)
         raise typer.Exit(EXIT_NOTHING) from None
     command = " ".join(["cotgraph", "train-beliefs", *sys.argv[2:]]) if len(sys.argv) > 1 else "cotgraph train-beliefs"
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("embedding labelled steps"),
-        TextColumn("{task.completed}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("embed", total=None)
+    with _counting("embedding labelled steps") as done:
         try:
             result = train(
                 labelled,
@@ -793,7 +802,7 @@ def train_beliefs_cmd(
                 folds=folds,
                 min_prob=min_prob,
                 command=command,
-                progress=lambda k: progress.update(task, completed=k),
+                progress=done,
             )
         except LabelsError as exc:
             for problem in exc.problems:
@@ -874,16 +883,7 @@ def train_kinds_cmd(
         _error(f"--thought-anchors {thought_anchors}: no such folder")
         raise typer.Exit(EXIT_NOTHING)
     command = " ".join(["cotgraph", "train-kinds", *sys.argv[2:]]) if len(sys.argv) > 1 else "cotgraph train-kinds"
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("embedding labelled traces"),
-        TextColumn("{task.completed} steps"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("embed", total=None)
+    with _counting("embedding the steps of labelled traces") as done:
         try:
             kind_model, _ = train(
                 labelled,
@@ -892,7 +892,7 @@ def train_kinds_cmd(
                 thought_anchors=thought_anchors,
                 C=c,
                 command=command,
-                progress=lambda k: progress.advance(task, k),
+                progress=done,
             )
         except KindLabelsError as exc:
             for problem in exc.problems:

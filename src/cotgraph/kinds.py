@@ -38,6 +38,7 @@ import numpy as np
 
 from cotgraph.model import Step
 from cotgraph.segment import HALT_MARKERS
+from cotgraph.weights import labelled_lines, load_weights, save_weights, source_weights
 
 STEP_KINDS: tuple[str, ...] = ("plan", "retrieve", "compute", "verify", "backtrack", "explore", "conclude", "reason")
 
@@ -417,36 +418,21 @@ class KindModel:
             "classes": self.classes,
             **self.meta,
         }
-        with open(path, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                header=np.array(json.dumps(header, sort_keys=True, ensure_ascii=False)),
-                mean=self.mean.astype(np.float64),
-                scale=self.scale.astype(np.float64),
-                coef=self.coef.astype(np.float64),
-                intercept=self.intercept.astype(np.float64),
-            )
+        save_weights(
+            path, header, {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept}
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> KindModel:
-        path = str(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                arrays = {k: np.array(data[k]) for k in ("mean", "scale", "coef", "intercept")}
-        except FileNotFoundError:
-            raise KindWeightsError(f"{path}: no such weights file") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise KindWeightsError(
-                f"{path}: not a cotgraph step-kind weights file ({type(exc).__name__}: {exc})"
-            ) from None
-        if header.get("format") != WEIGHTS_FORMAT:
-            raise KindWeightsError(f"{path}: not a cotgraph step-kind weights file (format {header.get('format')!r})")
-        if header.get("feature_version") != FEATURE_VERSION:
-            raise KindWeightsError(
-                f"{path}: made for feature version {header.get('feature_version')}, this cotgraph uses "
-                f"{FEATURE_VERSION}; train them again with `cotgraph train-kinds`"
-            )
+        header, arrays = load_weights(
+            path,
+            ("mean", "scale", "coef", "intercept"),
+            fmt=WEIGHTS_FORMAT,
+            feature_version=FEATURE_VERSION,
+            what="cotgraph step-kind weights",
+            command="cotgraph train-kinds",
+            error=KindWeightsError,
+        )
         meta = {k: v for k, v in header.items() if k not in {"format", "feature_version", "embedder", "dim", "classes"}}
         return cls(
             embedder=header["embedder"], dim=int(header["dim"]), classes=list(header["classes"]), meta=meta, **arrays
@@ -591,31 +577,10 @@ def read_kind_labels(path: str | Path) -> list[dict[str, Any]]:
     import difflib
 
     path = str(path)
-    try:
-        raw = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise KindLabelsError(path, [f"{path}: no such file"]) from None
-    except UnicodeDecodeError as exc:
-        raise KindLabelsError(path, [f"{path}: not UTF-8 text ({exc})"]) from None
     problems: list[str] = []
     out: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, int], int] = {}
-    for n, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: expected a JSON object, got {type(rec).__name__}")
-            continue
-        missing = [k for k in REQUIRED_KEYS if k not in rec]
-        if missing:
-            problems.append(f"{where}: missing key(s) {', '.join(missing)}")
-            continue
+    for n, where, rec in labelled_lines(path, REQUIRED_KEYS, problems, KindLabelsError):
         step = rec["step"]
         if not isinstance(step, int) or isinstance(step, bool) or step < 0:
             problems.append(f"{where}: step must be a non-negative integer, got {step!r}")
@@ -725,8 +690,10 @@ def kind_table(
     traces: Sequence[LabelledTrace], embedder: Any, progress: Callable[[int], None] | None = None
 ) -> tuple[KindTable, list[np.ndarray]]:
     """Embed every step of the labelled traces and featurise the labelled ones. Also returns the
-    embeddings per trace (the benchmark builds graphs from them)."""
+    embeddings per trace (the benchmark builds graphs from them). ``progress`` gets the number of
+    steps embedded so far."""
     rows, ys, kinds, sources, groups, refs, vectors = [], [], [], [], [], [], []
+    done = 0
     for t, trace in enumerate(traces):
         emb = np.asarray(embedder.encode([s.text for s in trace.steps]), dtype=np.float32)
         vectors.append(emb)
@@ -740,8 +707,9 @@ def kind_table(
             sources.append(trace.source)
             groups.append(f"{trace.source}/{trace.trace_id}")
             refs.append((t, i))
+        done += len(trace.steps)
         if progress:
-            progress(len(trace.steps))
+            progress(done)
     X = np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
     table = KindTable(
         X=X,
@@ -754,16 +722,6 @@ def kind_table(
     return table, vectors
 
 
-def source_weights(sources: np.ndarray) -> np.ndarray:
-    """A step of a source of ``n`` labelled steps weighs ``1/sqrt(n)``, rescaled to a mean of 1, as
-    in the belief tagger: Thought Anchors' thousands of steps do not drown the small sources."""
-    if len(sources) == 0:
-        return np.zeros(0)
-    _, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
-    w = 1.0 / np.sqrt(counts[inverse].astype(np.float64))
-    return w * (len(w) / w.sum())
-
-
 def fit(
     table: KindTable,
     *,
@@ -774,7 +732,9 @@ def fit(
     meta: dict[str, Any] | None = None,
 ) -> KindModel:
     """One multinomial logistic regression on ``table`` (or its ``rows``), standardised features,
-    the embedding columns down-weighted, sources balanced (:func:`source_weights`)."""
+    the embedding columns down-weighted, sources balanced as in the belief tagger
+    (:func:`cotgraph.weights.source_weights`: a step of a source of ``n`` steps weighs
+    ``1/sqrt(n)``, so Thought Anchors' thousands of steps do not drown the small sources)."""
     import sklearn
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler

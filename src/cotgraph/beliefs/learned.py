@@ -46,6 +46,7 @@ from cotgraph.beliefs.stance import ASSERT, HEDGE, NEGATION
 from cotgraph.beliefs.tagger import BeliefTagger, Classifier, TaggerConfig
 from cotgraph.beliefs.taxonomy import Taxonomy
 from cotgraph.model import BeliefTag, Step, Trace
+from cotgraph.weights import labelled_lines, load_weights, save_weights, source_weights
 
 FEATURE_VERSION = 1
 """Bumped whenever :func:`trace_features` changes; weights of another version are refused."""
@@ -244,49 +245,21 @@ class BeliefModel:
             "learned": self.learned,
             **self.meta,
         }
-        with open(path, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                header=np.array(json.dumps(header, sort_keys=True, ensure_ascii=False)),
-                mean=self.mean.astype(np.float64),
-                scale=self.scale.astype(np.float64),
-                coef=self.coef.astype(np.float64),
-                intercept=self.intercept.astype(np.float64),
-            )
+        arrays = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept}
+        save_weights(path, header, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> BeliefModel:
-        path = str(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                arrays = {k: np.array(data[k]) for k in ("mean", "scale", "coef", "intercept")}
-        except FileNotFoundError:
-            raise WeightsError(f"{path}: no such weights file") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise WeightsError(f"{path}: not a cotgraph belief weights file ({type(exc).__name__}: {exc})") from None
-        if header.get("format") != WEIGHTS_FORMAT:
-            raise WeightsError(f"{path}: not a cotgraph belief weights file (format {header.get('format')!r})")
-        if header.get("feature_version") != FEATURE_VERSION:
-            raise WeightsError(
-                f"{path}: made for feature version {header.get('feature_version')}, this cotgraph uses "
-                f"{FEATURE_VERSION}; train them again with `cotgraph train-beliefs`"
-            )
-        meta = {
-            k: v
-            for k, v in header.items()
-            if k
-            not in {
-                "format",
-                "feature_version",
-                "taxonomy",
-                "taxonomy_sha256",
-                "embedder",
-                "dim",
-                "belief_ids",
-                "learned",
-            }
-        }
+        header, arrays = load_weights(
+            path,
+            ("mean", "scale", "coef", "intercept"),
+            fmt=WEIGHTS_FORMAT,
+            feature_version=FEATURE_VERSION,
+            what="cotgraph belief weights",
+            command="cotgraph train-beliefs",
+            error=WeightsError,
+        )
+        fixed = {"format", "feature_version", "taxonomy", "taxonomy_sha256", "embedder", "dim", "belief_ids", "learned"}
         return cls(
             taxonomy=header["taxonomy"],
             taxonomy_sha256=header["taxonomy_sha256"],
@@ -294,7 +267,7 @@ class BeliefModel:
             dim=int(header["dim"]),
             belief_ids=list(header["belief_ids"]),
             learned=list(header["learned"]),
-            meta=meta,
+            meta={k: v for k, v in header.items() if k not in fixed},
             **arrays,
         )
 
@@ -437,32 +410,11 @@ def read_labelled(path: str | Path, taxonomy: Taxonomy) -> list[LabelledStep]:
     import difflib
 
     path = str(path)
-    try:
-        raw = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LabelsError(path, [f"{path}: no such file"]) from None
-    except UnicodeDecodeError as exc:
-        raise LabelsError(path, [f"{path}: not UTF-8 text ({exc})"]) from None
     known = set(taxonomy.ids)
     problems: list[str] = []
     out: list[LabelledStep] = []
     first_line: dict[tuple[str, str, int], int] = {}
-    for n, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: expected a JSON object, got {type(rec).__name__}")
-            continue
-        missing = [k for k in REQUIRED_KEYS if k not in rec]
-        if missing:
-            problems.append(f"{where}: missing key(s) {', '.join(missing)}")
-            continue
+    for n, where, rec in labelled_lines(path, REQUIRED_KEYS, problems, LabelsError):
         bad = False
         if not isinstance(rec["trace_id"], str) or not rec["trace_id"]:
             problems.append(f"{where}: trace_id must be a non-empty string")
@@ -629,18 +581,6 @@ def learnable(
         if pos.sum() >= min_positive and len(set(groups[pos])) >= min_traces and (~pos).any():
             out.append(b)
     return out
-
-
-def source_weights(sets: np.ndarray) -> np.ndarray:
-    """Sample weights that keep one large data set from drowning the others: a step of a set of
-    ``n`` labelled steps weighs ``1/sqrt(n)``, rescaled to a mean of 1 (steps without a ``set``
-    form one set). Equal weight per set would let a set of seven steps count as much as one of
-    thousands; the square root sits between the two."""
-    if len(sets) == 0:
-        return np.zeros(0)
-    _, inverse, counts = np.unique(sets, return_inverse=True, return_counts=True)
-    w = 1.0 / np.sqrt(counts[inverse].astype(np.float64))
-    return w * (len(w) / w.sum())
 
 
 def fit(
