@@ -272,7 +272,7 @@ def kmeans_states(emb: np.ndarray, k: int | None = None) -> list[int]:
     """States of one trace: k-means on its unit step embeddings with :func:`number_of_states`
     clusters (fewer when there are fewer distinct steps), numbered in order of first visit.
 
-    SciPy's ``kmeans2`` (k-means++ from seed 0, 20 Lloyd iterations): the same algorithm as
+    SciPy's ``kmeans2`` (k-means++ from seed 0, 20 Lloyd iterations; ``rng`` needs SciPy 1.15): the same algorithm as
     scikit-learn's ``KMeans``, whose fixed cost per call (its thread-pool bookkeeping) is several
     milliseconds once torch is loaded, which would be most of the fast pipeline's time on short
     traces; the corpus-wide clustering, one call, uses scikit-learn (:func:`corpus_centroids`)."""
@@ -289,7 +289,7 @@ def kmeans_states(emb: np.ndarray, k: int | None = None) -> list[int]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an empty cluster is just a state never visited
-        _, labels = kmeans2(np.asarray(emb, dtype=np.float64), k, iter=20, minit="++", seed=0)
+        _, labels = kmeans2(np.asarray(emb, dtype=np.float64), k, iter=20, minit="++", rng=0)
     return _in_visit_order(labels)
 
 
