@@ -10,9 +10,9 @@ Two ways to decide a kind, both here:
   regression (scikit-learn) over the step's embedding, its opening word, the rule's cues and
   kind, the kinds the rule gives its neighbours, its position, and its similarity to the step
   before, the step after and the closest earlier step (:func:`kind_features`). It is trained on
-  Thought Anchors' tagged sentences of four R1-family and QwQ traces' worth of models plus the
-  project's own labels of eight other sources (``benchmarks/data/structure_dev.jsonl``, labelled
-  against ``docs/labelling.md`` part two); :func:`train` makes the weights and
+  Thought Anchors' tagged sentences (two R1 distills, R1 and QwQ) plus the project's own labels
+  of eight other sources (``benchmarks/data/structure_dev.jsonl``, labelled against
+  ``docs/labelling.md`` part two); :func:`train` makes the weights and
   ``cotgraph train-kinds`` runs it. ``explore`` is not learned as a class (Thought Anchors files a
   switch to another method under planning): a step the classifier calls ``plan`` or ``reason``
   that opens with an alternative ("Alternatively", "What if") is ``explore``.
