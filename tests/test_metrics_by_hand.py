@@ -164,3 +164,36 @@ def test_state_graph_metrics_vary_on_the_shared_traces() -> None:
     for name in (*TABLE_METRICS, "n_states", "state_diameter"):
         values = {a.metrics[name] for a in analyses}
         assert len(values) > 1, f"{name} is constant ({values}) across {len(analyses)} shared traces"
+
+
+def test_every_metric_has_its_worked_value(G: nx.DiGraph) -> None:
+    """The values worked out above, all together: a metric added to ``METRICS`` without a worked
+    value here fails this test."""
+    worked = {
+        "n_steps": 6,
+        "n_chars": 60,
+        "depth": 3,
+        "n_branches": 1,
+        "n_branch_points": 1,
+        "branching_factor": 5 / 3,
+        "n_backtracks": 1,
+        "backtrack_rate": 1 / 6,
+        "n_verifications": 1,
+        "verification_rate": 1 / 6,
+        "n_revisits": 1,
+        "revisit_rate": 1 / 6,
+        "n_dead_end_steps": 1,
+        "failed_step_fraction": 1 / 6,
+        "n_states": 3,
+        "n_cycles": 3,
+        "state_diameter": 0.5,
+        "small_world_index": math.log(3) / math.log(2),
+        "density": 7 / 30,
+        "branching_ratio": 1 / 3,
+        "convergence_ratio": 1 / 3,
+        "linearity": 5 / 6,
+    }
+    computed = M.compute_metrics(G)
+    assert set(computed) == set(worked)
+    for name, value in worked.items():
+        assert computed[name] == pytest.approx(value, abs=1e-6), name
