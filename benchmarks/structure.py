@@ -31,7 +31,7 @@ target choice is judged): a ``verify`` edge to the step checked, a ``backtrack``
 step it doubts; beside "the step just before".
 
 Run: ``python benchmarks/structure.py [--data ../shared/data] [--embedder default|fast] [--json]
-[--markdown FILE]`` (about 3 minutes on 2 cores with the default embedder).
+[--markdown FILE]`` (about 2 minutes on 2 cores with the default embedder).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def marker_kind(text: str) -> str:
     return "other"
 
 
-def loso_kinds(table: KindTable, traces, embedder_name: str, scheme: str) -> list[str]:
+def loso_kinds(table: KindTable, embedder_name: str, scheme: str) -> list[str]:
     """Out-of-fold kind of every labelled row: per held-out source, or 5 folds grouped by trace."""
     from sklearn.model_selection import GroupKFold
 
@@ -92,9 +92,9 @@ def loso_kinds(table: KindTable, traces, embedder_name: str, scheme: str) -> lis
     out: list[str] = [""] * len(table.y)
     for train, test in folds:
         model = fit(table, embedder_name=embedder_name, rows=train)
-        probs = model.probabilities(table.X[test])
-        steps = [traces[table.refs[i][0]].steps[table.refs[i][1]] for i in test]
-        for i, kind in zip(test, kinds_from_probabilities(steps, probs, model.classes), strict=True):
+        features = table.X[test]
+        predicted = kinds_from_probabilities(model.probabilities(features), model.classes, features)
+        for i, kind in zip(test, predicted, strict=True):
             out[i] = kind
     return out
 
@@ -203,7 +203,7 @@ def run(data: Path, embedder_spec: str, seed: int, say) -> dict:
     }
     for scheme in ("source", "trace"):
         say(f"learned classifier, {scheme} folds")
-        systems[f"learned/{scheme}"] = loso_kinds(table, traces, embedder.name, scheme)
+        systems[f"learned/{scheme}"] = loso_kinds(table, embedder.name, scheme)
     gold = np.array(table.kinds)
     rng = np.random.default_rng(seed)
     sources = sorted(set(table.sources))

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -155,31 +155,65 @@ def step_kind(step: Step) -> str:
     A step that both checks and doubts ("Wait, let me check that again") is a check: the check
     is the act, the doubt its motive.
     """
+    return _kind_of(_cues_of(step))
+
+
+class _Cues(NamedTuple):
+    """Every cue the rule reads, computed once per step: the rule decides from them
+    (:func:`_kind_of`) and the classifier takes them as features (:data:`CUE_NAMES`)."""
+
+    verify_cue: bool
+    verify_act: bool
+    doubt_cue: bool
+    halted: bool
+    question_or_contrast: bool
+    self_question: bool
+    hedge_led: bool
+    explore_text: bool
+    explore_marker: bool
+    conclude_cue: bool
+    retrieve_cue: bool
+    compute_cue: bool
+    plan_cue: bool
+
+
+def _cues_of(step: Step) -> _Cues:
     text = step.text.lower()
     head = text[:240]
     tail = text[-160:] if len(text) > 240 else ""
-    markers = step.markers
-    halted = any(m in HALT_MARKERS for m in markers)  # alone weak: "Wait," also opens plain computation
-    checks = any(w in head for w in _VERIFY_WORDS) and VERIFY_CUES.search(head)
-    if checks and not (DOUBT_CUES.search(head) and not _verify_dominates(head)):
-        return "verify"
     bare = _strip_opener(head)
-    if (
-        DOUBT_CUES.search(head)
-        or (halted and QUESTION_OR_CONTRAST.search(head))
-        or SELF_QUESTION.search(head)
-        or (HEDGE_LED.match(bare) and not EXPLORE_CUES.match(bare))
-    ):
+    return _Cues(
+        verify_cue=bool(any(w in head for w in _VERIFY_WORDS) and VERIFY_CUES.search(head)),
+        verify_act=_verify_dominates(head),
+        doubt_cue=bool(DOUBT_CUES.search(head)),
+        halted=any(m in HALT_MARKERS for m in step.markers),  # alone weak: "Wait," also opens computation
+        question_or_contrast=bool(QUESTION_OR_CONTRAST.search(head)),
+        self_question=bool(SELF_QUESTION.search(head)),
+        hedge_led=bool(HEDGE_LED.match(bare)),
+        explore_text=bool(EXPLORE_CUES.match(bare)),
+        explore_marker=any(m in _EXPLORE_MARKERS for m in step.markers),
+        conclude_cue=bool(CONCLUDE_CUES.search(head) or (tail and CONCLUDE_CUES.search(tail))),
+        retrieve_cue=bool(RETRIEVE_CUES.search(head)),
+        compute_cue=bool(COMPUTE_CUES.search(head)),
+        plan_cue=bool(PLAN_CUES.search(bare)),
+    )
+
+
+def _kind_of(c: _Cues) -> str:
+    """The rule's order of decision (see :func:`step_kind`)."""
+    if c.verify_cue and not (c.doubt_cue and not c.verify_act):
+        return "verify"
+    if c.doubt_cue or (c.halted and c.question_or_contrast) or c.self_question or (c.hedge_led and not c.explore_text):
         return "backtrack"
-    if EXPLORE_CUES.search(_strip_opener(head)) or any(m in _EXPLORE_MARKERS for m in markers):
+    if c.explore_text or c.explore_marker:
         return "explore"
-    if CONCLUDE_CUES.search(head) or (tail and CONCLUDE_CUES.search(tail)):
+    if c.conclude_cue:
         return "conclude"
-    if RETRIEVE_CUES.search(head):
+    if c.retrieve_cue:
         return "retrieve"
-    if COMPUTE_CUES.search(head):
+    if c.compute_cue:
         return "compute"
-    if PLAN_CUES.search(_strip_opener(head)):
+    if c.plan_cue:
         return "plan"
     return "reason"
 
@@ -255,27 +289,29 @@ def feature_names(dim: int) -> list[str]:
     return names
 
 
-def _cues(step: Step) -> tuple[list[float], str]:
-    text = step.text.lower()
-    head = text[:240]
-    tail = text[-160:] if len(text) > 240 else ""
-    bare = _strip_opener(head)
-    halted = any(m in HALT_MARKERS for m in step.markers)
-    flags = [
-        bool(any(w in head for w in _VERIFY_WORDS) and VERIFY_CUES.search(head)),
-        _verify_dominates(head),
-        bool(DOUBT_CUES.search(head)),
-        halted,
-        bool(QUESTION_OR_CONTRAST.search(head)),
-        bool(SELF_QUESTION.search(head)),
-        bool(HEDGE_LED.match(bare)),
-        bool(EXPLORE_CUES.search(bare)) or any(m in _EXPLORE_MARKERS for m in step.markers),
-        bool(CONCLUDE_CUES.search(head) or (tail and CONCLUDE_CUES.search(tail))),
-        bool(RETRIEVE_CUES.search(head)),
-        bool(COMPUTE_CUES.search(head)),
-        bool(PLAN_CUES.search(bare)),
+def _cue_row(c: _Cues) -> list[float]:
+    """The :data:`CUE_NAMES` columns of a step."""
+    return [
+        float(x)
+        for x in (
+            c.verify_cue,
+            c.verify_act,
+            c.doubt_cue,
+            c.halted,
+            c.question_or_contrast,
+            c.self_question,
+            c.hedge_led,
+            c.explore_text or c.explore_marker,
+            c.conclude_cue,
+            c.retrieve_cue,
+            c.compute_cue,
+            c.plan_cue,
+        )
     ]
-    return [float(f) for f in flags], step_kind(step)
+
+
+EXPLORE_COLUMN = CUE_NAMES.index("explore_cue")
+"""The feature column that says a step opens with an alternative (text or marker)."""
 
 
 def kind_features(steps: Sequence[Step], embeddings: np.ndarray, *, window: int = WINDOW) -> np.ndarray:
@@ -288,11 +324,9 @@ def kind_features(steps: Sequence[Step], embeddings: np.ndarray, *, window: int 
     n_kinds = len(STEP_KINDS)
     kind_index = {k: j for j, k in enumerate(STEP_KINDS)}
     opener_index = {w: j for j, w in enumerate(OPENERS)}
-    cues, rules = [], []
-    for step in steps:
-        flags, rule = _cues(step)
-        cues.append(flags)
-        rules.append(rule)
+    found = [_cues_of(step) for step in steps]
+    cues = [_cue_row(c) for c in found]
+    rules = [_kind_of(c) for c in found]
     width = len(CUE_NAMES) + n_kinds + 2 * (n_kinds + 1) + len(OPENERS) + 1 + len(NUMERIC_NAMES) + dim
     X = np.zeros((n, width), dtype=np.float32)
     if n == 0:
@@ -310,8 +344,7 @@ def kind_features(steps: Sequence[Step], embeddings: np.ndarray, *, window: int 
         row[at + (kind_index[rules[i + 1]] if i + 1 < n else n_kinds)] = 1.0
         at += n_kinds + 1
         text = step.text
-        lowered = text.lower()
-        m = _FIRST_WORD.match(lowered)
+        m = _FIRST_WORD.match(text.lower())
         row[at + opener_index.get(m.group(1) if m else "", len(OPENERS))] = 1.0
         at += len(OPENERS) + 1
         chars = max(len(text), 1)
@@ -338,21 +371,16 @@ def kind_features(steps: Sequence[Step], embeddings: np.ndarray, *, window: int 
         at += len(NUMERIC_NAMES)
         if dim:
             row[at:] = emb[i]
-    del lowered
     return X
 
 
-def kinds_from_probabilities(steps: Sequence[Step], probs: np.ndarray, classes: Sequence[str]) -> list[str]:
+def kinds_from_probabilities(probs: np.ndarray, classes: Sequence[str], features: np.ndarray) -> list[str]:
     """The kind of each step: the most probable class, except that ``plan`` or ``reason`` opening
-    with an alternative is ``explore``."""
+    with an alternative (the :data:`EXPLORE_COLUMN` of its ``features`` row) is ``explore``."""
     out = []
-    for step, row in zip(steps, probs, strict=True):
+    for row, explore in zip(probs, features[:, EXPLORE_COLUMN] > 0, strict=True):
         kind = classes[int(np.argmax(row))]
-        if kind in ("plan", "reason"):
-            head = _strip_opener(step.text.lower()[:240])
-            if EXPLORE_CUES.match(head) or any(m in _EXPLORE_MARKERS for m in step.markers):
-                kind = "explore"
-        out.append(kind)
+        out.append("explore" if explore and kind in ("plan", "reason") else kind)
     return out
 
 
@@ -398,8 +426,8 @@ class KindModel:
         """The kind of every step of one trace."""
         if not steps:
             return []
-        probs = self.probabilities(kind_features(steps, embeddings))
-        return kinds_from_probabilities(steps, probs, self.classes)
+        features = kind_features(steps, embeddings)
+        return kinds_from_probabilities(self.probabilities(features), self.classes, features)
 
     def check_fits(self, embedder_name: str, dim: int, where: str) -> None:
         if embedder_name != self.embedder or dim != self.dim:
