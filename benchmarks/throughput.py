@@ -19,6 +19,15 @@ Model loading (and the one-time distillation of the fast model) is timed apart a
 it is paid once per process, not per trace.
 
 Run: ``python benchmarks/throughput.py [--data ../shared/data] [--limit N] [--json]``
+
+**Long traces** (``--long``): one trace of 3,000, 12,000, 48,000 and 60,000 steps, sentence
+granularity, fast embedder, beliefs and learned kinds on, each analysed in a fresh process. The
+trace is the shared traces' reasoning joined end to end (18,014 sentence steps), repeated for the
+longer sizes. Each size reports seconds (from segmentation to the last metric) and peak memory:
+the process's resident-set high-water mark, both absolute and above the resident set after the
+models are loaded and one short trace has been analysed (the libraries' one-time cost). Targets:
+12,000 steps under 4 s and 300 MB; 60,000 under 20 s and 1 GB; memory per step about constant.
+``--long-sizes`` picks other sizes.
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ from pathlib import Path
 from cotgraph.embed import SentenceTransformerEmbedder, get_embedder
 from cotgraph.engine import AnalyzeConfig, analyze_many
 from cotgraph.io import LoadOptions, load
-from cotgraph.segment import segment_many
+from cotgraph.model import Source, Trace
+from cotgraph.segment import SegmentConfig, segment_many
 
 SETS = (
     ("thought-anchors.com", LoadOptions()),
@@ -68,13 +78,118 @@ def run_pipeline(
     return time.perf_counter() - t0, steps, n
 
 
+LONG_SIZES = (3_000, 12_000, 48_000, 60_000)
+LONG_SEGMENT = SegmentConfig(granularity="sentence")
+
+
+def long_text(data: Path, steps: int) -> tuple[str, list[int]]:
+    """The shared traces' reasoning joined end to end (repeated as needed) and the end offset of
+    each of its first ``steps`` sentence steps: cut at ``ends[n - 1]`` for an ``n``-step trace."""
+    pieces: list[str] = []
+    total = 0
+    for trace, found in segment_many(read_all(data, None), LONG_SEGMENT):
+        pieces.append(trace.reasoning)
+        total += len(found)
+    text = "\n\n".join(pieces * (steps // max(total, 1) + 2))
+    _, found = next(segment_many([Trace(id="long", reasoning=text, source=Source(path="<long>"))], LONG_SEGMENT))
+    return text, [step.end for step in found[:steps]]
+
+
+def long_one(path: Path) -> dict[str, float | int]:
+    """Analyse the trace in ``path`` in this process: seconds and resident-set figures (MB)."""
+    import gc
+
+    def rss_mb() -> float:
+        """The resident-set high-water mark (Linux's VmHWM: unlike ``getrusage``'s ``ru_maxrss``,
+        it is not inherited from the parent process across ``exec``)."""
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+        raise RuntimeError("no VmHWM in /proc/self/status (the long-trace benchmark needs Linux)")
+
+    embedder = get_embedder("fast")
+    config = AnalyzeConfig(embedder="fast", segment=LONG_SEGMENT)
+    text = path.read_text(encoding="utf-8")
+    warm = Trace(id="warm-up", reasoning=text[:20_000], source=Source(path="<warm-up>"))
+    next(analyze_many([warm], config, embedder=embedder))
+    gc.collect()
+    base = rss_mb()
+    trace = Trace(id="long", reasoning=text, source=Source(path=str(path)))
+    t = time.perf_counter()
+    analysis = next(analyze_many([trace], config, embedder=embedder))
+    seconds = time.perf_counter() - t
+    peak = rss_mb()
+    return {
+        "steps": len(analysis.steps),
+        "chars": len(text),
+        "seconds": round(seconds, 2),
+        "steps_per_s": round(len(analysis.steps) / seconds, 1),
+        "baseline_mb": round(base, 1),
+        "peak_mb": round(peak, 1),
+        "peak_above_baseline_mb": round(peak - base, 1),
+    }
+
+
+def run_long(data: Path, sizes: tuple[int, ...]) -> tuple[list[dict[str, float | int]], bool]:
+    """Each size in a fresh process (so that one size's high-water mark does not hide the next's)."""
+    import subprocess
+    import tempfile
+
+    text, ends = long_text(data, max(sizes))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            path = Path(tmp) / f"long-{size}.txt"
+            path.write_text(text[: ends[size - 1]], encoding="utf-8")
+            done = subprocess.run(
+                [sys.executable, __file__, "--long-one", str(path)], capture_output=True, text=True, check=True
+            )
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row["mb_per_1k_steps"] = round(1000 * row["peak_above_baseline_mb"] / row["steps"], 1)
+            rows.append(row)
+    by_size = {row["steps"]: row for row in rows}
+    ok = True
+    for size, seconds, mb in ((12_000, 4.0, 300.0), (60_000, 20.0, 1024.0)):
+        row = by_size.get(size)
+        if row is not None and (row["seconds"] > seconds or row["peak_above_baseline_mb"] > mb):
+            ok = False
+    return rows, ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=None, help="only the first N traces")
     parser.add_argument("--device", default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--long", action="store_true", help="long single traces instead of the corpus")
+    parser.add_argument("--long-sizes", default=",".join(map(str, LONG_SIZES)), help="steps per long trace")
+    parser.add_argument("--long-one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    if args.long_one:
+        print(json.dumps(long_one(args.long_one)))
+        return 0
+    if args.long:
+        rows, ok = run_long(args.data, tuple(int(x) for x in args.long_sizes.split(",")))
+        if args.json:
+            print(
+                json.dumps(
+                    {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "long": rows},
+                    indent=2,
+                )
+            )
+        else:
+            head = ("steps", "MB text", "seconds", "steps/s", "peak MB", "above base", "MB/1k steps")
+            print(" ".join(f"{h:>{w}}" for h, w in zip(head, (7, 8, 8, 8, 8, 10, 11), strict=True)))
+            for row in rows:
+                print(
+                    f"{row['steps']:>7,} {row['chars'] / 1e6:>8.2f} {row['seconds']:>8.2f} {row['steps_per_s']:>8,.0f} "
+                    f"{row['peak_mb']:>8.0f} {row['peak_above_baseline_mb']:>10.0f} {row['mb_per_1k_steps']:>11.1f}"
+                )
+        if not ok:
+            print("target missed: 12,000 steps in 4 s and 300 MB, 60,000 in 20 s and 1 GB", file=sys.stderr)
+        return 0 if ok else 1
 
     t = time.perf_counter()
     default = get_embedder("default", device=args.device)

@@ -80,45 +80,73 @@ class GraphConfig:
 
 
 def similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
-    """Cosine similarity of every pair of steps (embeddings are unit-normalised)."""
+    """Cosine similarity of every pair of steps (embeddings are unit-normalised). n × n: for
+    small inputs and tests; the graph itself only ever holds a band of it (:class:`_Band`)."""
     emb = np.asarray(embeddings, dtype=np.float32)
     return emb @ emb.T
 
 
-def _best(sims: np.ndarray, candidates: Sequence[int], i: int, config: GraphConfig) -> tuple[int, float] | None:
-    """The candidate most similar to step ``i`` after the recency penalty, and its raw cosine."""
+class _Band:
+    """The cosines the graph needs: each step against the ``window`` steps before it.
+
+    Every target search looks at most ``window`` steps back, so the n × n similarity matrix is
+    never built: rows are computed a block at a time (``block`` rows against those rows and the
+    ``window`` columns before them), and time and memory grow as n · (block + window). A trace of
+    at most ``block`` steps gets the whole matrix in one product, exactly as before. Rows must be
+    asked for in increasing order."""
+
+    def __init__(self, emb: np.ndarray, window: int, block: int = 1024) -> None:
+        self.emb, self.window, self.block = emb, window, block
+        self.lo = self.hi = self.col0 = 0
+        self.sims = np.zeros((0, 0), dtype=np.float32)
+
+    def row(self, i: int) -> tuple[np.ndarray, int]:
+        """Cosines of step ``i`` with steps ``col0 … hi − 1`` (``col0 ≤ i − window``), and ``col0``."""
+        if not self.lo <= i < self.hi:
+            n = self.emb.shape[0]
+            self.lo, self.hi = i, min(n, i + self.block)
+            self.col0 = max(0, i - self.window)
+            self.sims = self.emb[self.lo : self.hi] @ self.emb[self.col0 : self.hi].T
+        return self.sims[i - self.lo], self.col0
+
+    def most_similar_earlier(self, gap: int) -> dict[int, int]:
+        """For each row of the current block, the most similar step j with i − window ≤ j ≤ i − gap
+        (the later one on ties); rows without any are left out."""
+        i = np.arange(self.lo, self.hi)[:, None]
+        j = np.arange(self.col0, self.hi)[None, :]
+        allowed = (j <= i - gap) & (j >= i - self.window)
+        masked = np.where(allowed, self.sims, -np.inf)
+        width = masked.shape[1]
+        found = width - 1 - np.argmax(masked[:, ::-1], axis=1)  # reversed: argmax takes the first maximum
+        has = allowed.any(axis=1)
+        return {self.lo + r: self.col0 + int(found[r]) for r in np.flatnonzero(has)}
+
+
+def _best(
+    row: np.ndarray, col0: int, candidates: Sequence[int], i: int, config: GraphConfig
+) -> tuple[int, float] | None:
+    """The candidate most similar to step ``i`` after the recency penalty, and its raw cosine;
+    ``row[j - col0]`` is step ``i``'s cosine with step ``j``."""
     if not candidates:
         return None
     idx = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-    raw = sims[idx]
+    raw = row[idx - col0]
     scores = raw - config.recency_penalty * (i - 1 - idx) / config.window
     # Ties go to the later step: reverse, argmax (first max), map back.
     k = len(idx) - 1 - int(np.argmax(scores[::-1]))
     return int(idx[k]), float(raw[k])
 
 
-def _most_similar_earlier(sims: np.ndarray, window: int, gap: int, block: int = 1024) -> np.ndarray:
-    """For each step i, the most similar step j with i − window ≤ j ≤ i − gap (the later one on
-    ties), or -1 when there is none: vectorised, in blocks of rows so memory stays bounded."""
-    n = sims.shape[0]
-    best = np.full(n, -1, dtype=np.int64)
-    for lo in range(0, n, block):
-        hi = min(n, lo + block)
-        i = np.arange(lo, hi)[:, None]
-        j = np.arange(n)[None, :]
-        allowed = (j <= i - gap) & (j >= i - window)
-        masked = np.where(allowed, sims[lo:hi], -np.inf)
-        found = n - 1 - np.argmax(masked[:, ::-1], axis=1)  # reversed: argmax takes the first maximum
-        best[lo:hi] = np.where(allowed.any(axis=1), found, -1)
-    return best
-
-
-def _ancestors(parent: list[int], node: int) -> list[int]:
-    """``node`` and its tree ancestors, from ``node`` up to the root."""
-    path = [node]
-    while parent[path[-1]] >= 0:
-        path.append(parent[path[-1]])
-    return path
+def _abandon(parent: list[int], left: int, kept: int, abandoned: set[int]) -> None:
+    """Mark the line from ``left`` up to (not including) its common ancestor with ``kept`` as
+    abandoned. A parent always comes before its child, so the common ancestor is found by moving
+    the later of the two nodes up: no walk to the root."""
+    while left != kept:
+        if left > kept:
+            abandoned.add(left)
+            left = parent[left]
+        else:
+            kept = parent[kept]
 
 
 def build_graph(
@@ -129,6 +157,7 @@ def build_graph(
     trace_id: str | None = None,
     kinds: Sequence[str] | None = None,
     centroids: np.ndarray | None = None,
+    block: int = 1024,
 ) -> nx.DiGraph:
     """Build the search graph of one trace.
 
@@ -140,6 +169,12 @@ def build_graph(
     ``centroids`` (unit rows) are the corpus states of ``GraphConfig(states="corpus")``; without
     them the states are k-means clusters of this trace.
     The steps' ``kind``, ``parent`` and ``dead_end`` fields are set as a side effect.
+
+    Time and memory are linear in the number of steps (for a fixed ``window``): every candidate
+    target lies within ``window`` steps, the cosines are computed in blocks (:class:`_Band`), and
+    no step walks the tree further than its window or the common ancestor it returns to.
+    ``block`` (rows of cosines per matrix product) trades memory for speed; the graph does not
+    depend on it, except that a cosine computed in another block can differ in its last bits.
     """
     config = config or GraphConfig()
     n = len(steps)
@@ -150,7 +185,6 @@ def build_graph(
     if n == 0:
         graph.graph["state_graph"] = nx.Graph()
         return graph
-    sims = similarity_matrix(emb)
     if kinds is None:
         kinds = [step_kind(s) for s in steps]
     elif len(kinds) != n:
@@ -161,6 +195,7 @@ def build_graph(
 
     parent = [-1] * n
     tree_type: list[str] = ["root"] * n
+    line_start = [0] * n  # where each step's line began: up its `next` edges to the first other one
     edges: dict[tuple[int, int], Edge] = {}
     abandoned: set[int] = set()
 
@@ -169,53 +204,59 @@ def build_graph(
             rounded = None if score is None else round(score, 4)
             edges[(src, dst)] = Edge.model_construct(src=src, dst=dst, type=etype, score=rounded)
 
-    restates = _most_similar_earlier(sims, config.window, gap=2)
+    band = _Band(emb, config.window, block)
+    band.row(0)  # the first block starts at step 0: a short trace gets the whole matrix at once
+    restates, restates_of = band.most_similar_earlier(gap=2), band.lo
     for i in range(1, n):
         lo = max(0, i - config.window)
         kind = kinds[i]
-        row = sims[i]
+        row, col0 = band.row(i)
+        if band.lo != restates_of:
+            restates, restates_of = band.most_similar_earlier(gap=2), band.lo
+
+        def sim(j: int, row: np.ndarray = row, col0: int = col0, i: int = i) -> float:
+            return float(row[j - col0]) if j >= col0 else float(emb[i] @ emb[j])
+
         if kind == "backtrack" and i >= 2:
-            found = _best(row, range(lo, i - 1), i, config)
+            found = _best(row, col0, range(lo, i - 1), i, config)
             if found and found[1] >= config.backtrack_min_sim:
                 target, score = found
             else:
                 target, score = max(parent[i - 1], 0), None
             # The line from the step before down to (not including) the common ancestor is left.
-            kept = set(_ancestors(parent, target))
-            for node in _ancestors(parent, i - 1):
-                if node in kept:
-                    break
-                abandoned.add(node)
+            _abandon(parent, i - 1, target, abandoned)
             parent[i], tree_type[i] = target, "backtrack"
-            add(i, target, "backtrack", score if score is not None else float(row[target]))
+            add(i, target, "backtrack", score if score is not None else sim(target))
         elif kind == "explore" and i >= 2:
-            line = _ancestors(parent, i - 1)
-            candidates = [a for a in line[1:] if a >= lo]
-            found = _best(row, candidates, i, config)
+            candidates = []
+            node = parent[i - 1]
+            while node >= lo:  # the current line's steps within the window, latest first
+                candidates.append(node)
+                node = parent[node]
+            found = _best(row, col0, candidates, i, config)
             if found and found[1] >= config.branch_min_sim:
                 point, score = found
             else:
-                start = i - 1  # where the current line began: walk up while edges are `next`
-                while parent[start] >= 0 and tree_type[start] == "next":
-                    start = parent[start]
+                start = line_start[i - 1]
                 point = parent[start] if parent[start] >= 0 else start
-                score = float(row[point])
+                score = sim(point)
             parent[i], tree_type[i] = point, "branch"
             add(point, i, "branch", score)
         else:
             parent[i], tree_type[i] = i - 1, "next"
             add(i - 1, i, "next")
+        line_start[i] = line_start[i - 1] if tree_type[i] == "next" else i
         if kind == "verify":
-            found = _best(row, range(lo, i), i, config)
+            found = _best(row, col0, range(lo, i), i, config)
             if found and found[1] >= config.verify_min_sim:
                 target, score = found
             else:
                 target = next((j for j in range(i - 1, lo - 1, -1) if kinds[j] in ("compute", "conclude")), i - 1)
-                score = float(row[target])
+                score = sim(target)
             add(i, target, "verify", score)
-        j = int(restates[i])
-        if j >= 0 and row[j] >= config.revisit_min_sim:
-            add(i, j, "revisit", float(row[j]))
+        j = restates.get(i, -1)
+        if j >= 0 and row[j - col0] >= config.revisit_min_sim:
+            add(i, j, "revisit", sim(j))
 
     dead = _dead_ends(parent, abandoned, edges.values())
 
@@ -272,7 +313,8 @@ def kmeans_states(emb: np.ndarray, k: int | None = None) -> list[int]:
     """States of one trace: k-means on its unit step embeddings with :func:`number_of_states`
     clusters (fewer when there are fewer distinct steps), numbered in order of first visit.
 
-    SciPy's ``kmeans2`` (k-means++ from seed 0, 20 Lloyd iterations; ``rng`` needs SciPy 1.15): the same algorithm as
+    SciPy's ``kmeans2`` (k-means++ from seed 0, 20 Lloyd iterations; ``rng`` needs SciPy 1.15; traces of over
+    2,048 steps are seeded by scikit-learn's ``kmeans_plusplus``, linear in k): the same algorithm as
     scikit-learn's ``KMeans``, whose fixed cost per call (its thread-pool bookkeeping) is several
     milliseconds once torch is loaded, which would be most of the fast pipeline's time on short
     traces; the corpus-wide clustering, one call, uses scikit-learn (:func:`corpus_centroids`)."""
@@ -287,10 +329,44 @@ def kmeans_states(emb: np.ndarray, k: int | None = None) -> list[int]:
 
     from scipy.cluster.vq import kmeans2
 
+    data = np.asarray(emb, dtype=np.float64)
+    start: int | np.ndarray = k
+    minit = "++"
+    if n > _SCIPY_SEEDING_MAX_STEPS:
+        start, minit = _kmeans_plusplus(data, k), "matrix"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an empty cluster is just a state never visited
-        _, labels = kmeans2(np.asarray(emb, dtype=np.float64), k, iter=20, minit="++", rng=0)
+        _, labels = kmeans2(data, start, iter=20, minit=minit, rng=0)
     return _in_visit_order(labels)
+
+
+_SCIPY_SEEDING_MAX_STEPS = 2048
+"""Up to this many steps the per-trace k-means seeds with SciPy's k-means++; longer traces with
+:func:`_kmeans_plusplus`, whose cost is linear in k."""
+
+
+def _kmeans_plusplus(data: np.ndarray, k: int) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii, "k-means++: the advantages of careful seeding",
+    SODA 2007): the first centre uniformly, each next one with probability proportional to the
+    squared distance to the nearest centre so far. SciPy's version recomputes every distance for
+    each new centre (k² · n work); this keeps the running minimum (k · n), as scikit-learn does,
+    without importing scikit-learn (over 100 MB and a second) into the analysis. Seed 0."""
+    rng = np.random.default_rng(0)
+    n = data.shape[0]
+    norms = np.einsum("ij,ij->i", data, data)
+    centres = np.empty((k, data.shape[1]), dtype=data.dtype)
+    centres[0] = data[int(rng.integers(n))]
+    nearest = np.maximum(norms - 2.0 * (data @ centres[0]) + centres[0] @ centres[0], 0.0)
+    for c in range(1, k):
+        total = float(nearest.sum())
+        pick = (
+            int(rng.integers(n))
+            if total <= 0
+            else min(n - 1, int(np.searchsorted(np.cumsum(nearest), rng.uniform() * total)))
+        )
+        centres[c] = data[pick]
+        np.minimum(nearest, np.maximum(norms - 2.0 * (data @ centres[c]) + centres[c] @ centres[c], 0.0), out=nearest)
+    return centres
 
 
 def nearest_centroid(emb: np.ndarray, centroids: np.ndarray) -> list[int]:

@@ -314,28 +314,39 @@ EXPLORE_COLUMN = CUE_NAMES.index("explore_cue")
 """The feature column that says a step opens with an alternative (text or marker)."""
 
 
-def kind_features(steps: Sequence[Step], embeddings: np.ndarray, *, window: int = WINDOW) -> np.ndarray:
+def kind_features(
+    steps: Sequence[Step],
+    embeddings: np.ndarray,
+    *,
+    window: int = WINDOW,
+    rows: range | None = None,
+    cues: Sequence[_Cues] | None = None,
+) -> np.ndarray:
     """One feature row per step of a trace (columns: :func:`feature_names`). ``embeddings`` are
     the steps' unit-normalised vectors, in order; the similarity features compare each step with
-    the step before and after and with the most similar step among the ``window`` before those."""
+    the step before and after and with the most similar step among the ``window`` before those.
+    ``rows`` computes only those steps' rows (the whole trace is still their context), so that a
+    long trace can be classified a block at a time; ``cues`` are the steps' :func:`_cues_of`, when
+    the caller has them already."""
     n = len(steps)
+    rows = range(n) if rows is None else rows
     emb = np.asarray(embeddings, dtype=np.float32)
     dim = emb.shape[1] if emb.ndim == 2 else 0
     n_kinds = len(STEP_KINDS)
     kind_index = {k: j for j, k in enumerate(STEP_KINDS)}
     opener_index = {w: j for j, w in enumerate(OPENERS)}
-    found = [_cues_of(step) for step in steps]
-    cues = [_cue_row(c) for c in found]
+    found = [_cues_of(step) for step in steps] if cues is None else cues
     rules = [_kind_of(c) for c in found]
     width = len(CUE_NAMES) + n_kinds + 2 * (n_kinds + 1) + len(OPENERS) + 1 + len(NUMERIC_NAMES) + dim
-    X = np.zeros((n, width), dtype=np.float32)
-    if n == 0:
+    X = np.zeros((len(rows), width), dtype=np.float32)
+    if n == 0 or not rows:
         return X
     adjacent = np.einsum("ij,ij->i", emb[1:], emb[:-1]) if n > 1 else np.zeros(0, dtype=np.float32)
-    for i, step in enumerate(steps):
-        row = X[i]
+    for r, i in enumerate(rows):
+        step = steps[i]
+        row = X[r]
         at = 0
-        row[at : at + len(CUE_NAMES)] = cues[i]
+        row[at : at + len(CUE_NAMES)] = _cue_row(found[i])
         at += len(CUE_NAMES)
         row[at + kind_index[rules[i]]] = 1.0
         at += n_kinds
@@ -372,6 +383,10 @@ def kind_features(steps: Sequence[Step], embeddings: np.ndarray, *, window: int 
         if dim:
             row[at:] = emb[i]
     return X
+
+
+ROW_BLOCK = 4096
+"""Steps classified per call on long traces."""
 
 
 def kinds_from_probabilities(probs: np.ndarray, classes: Sequence[str], features: np.ndarray) -> list[str]:
@@ -423,11 +438,17 @@ class KindModel:
         return e / e.sum(axis=1, keepdims=True)
 
     def kinds(self, steps: Sequence[Step], embeddings: np.ndarray) -> list[str]:
-        """The kind of every step of one trace."""
+        """The kind of every step of one trace; a long trace a block of :data:`ROW_BLOCK` steps
+        at a time, so that memory stays bounded (a trace of at most one block is one call)."""
         if not steps:
             return []
-        features = kind_features(steps, embeddings)
-        return kinds_from_probabilities(self.probabilities(features), self.classes, features)
+        cues = [_cues_of(step) for step in steps]
+        out: list[str] = []
+        for lo in range(0, len(steps), ROW_BLOCK):
+            rows = range(lo, min(len(steps), lo + ROW_BLOCK))
+            features = kind_features(steps, embeddings, rows=rows, cues=cues)
+            out += kinds_from_probabilities(self.probabilities(features), self.classes, features)
+        return out
 
     def check_fits(self, embedder_name: str, dim: int, where: str) -> None:
         if embedder_name != self.embedder or dim != self.dim:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from cotgraph.beliefs.stance import ASSERT, HEDGE, NEGATION
-from cotgraph.beliefs.tagger import BeliefTagger, Classifier, TaggerConfig
+from cotgraph.beliefs.tagger import ROW_BLOCK, BeliefTagger, Classifier, TaggerConfig
 from cotgraph.beliefs.taxonomy import Taxonomy
 from cotgraph.model import BeliefTag, Step, Trace
 from cotgraph.weights import labelled_lines, load_weights, save_weights, source_weights
@@ -147,41 +147,50 @@ def trace_features(
     hits: Sequence[dict] | None = None,
     vetoes: Sequence[set[str]] | None = None,
     sims: np.ndarray | None = None,
+    rows: range | None = None,
 ) -> np.ndarray:
     """The feature rows of one trace's steps, in order. ``texts[i] is None`` marks a step whose
     text is unknown (a partly labelled trace): its row is computed from zeros, and it still counts
-    for the neighbours and positions of the others."""
+    for the neighbours and positions of the others. ``rows`` computes only those steps' rows (the
+    whole trace is still their context), so that a long trace can be scored a block at a time."""
     n = len(texts)
+    rows = range(n) if rows is None else rows
+    a, b = rows.start, rows.stop
     ids = tagger.ids
     k = len(ids)
     vectors = np.asarray(vectors, dtype=np.float32)
     dim = vectors.shape[1] if vectors.ndim == 2 else 0
-    if n == 0:
+    if n == 0 or a >= b:
         return np.zeros((0, 3 * dim + 5 * k + 10), dtype=np.float32)
     if hits is None or vetoes is None:
         hits, vetoes = cue_hits(tagger, texts)
-    known = np.array([t is not None for t in texts])
+    known = np.array([texts[i] is not None for i in rows])
     zero = np.zeros((1, dim), dtype=np.float32)
-    prev = np.concatenate([zero, vectors[:-1]], axis=0)
-    nxt = np.concatenate([vectors[1:], zero], axis=0)
-    sims = (tagger.similarities(vectors) if sims is None else sims).astype(np.float32)  # a copy
+    prev = vectors[a - 1 : b - 1] if a > 0 else np.concatenate([zero, vectors[: b - 1]], axis=0)
+    nxt = vectors[a + 1 : b + 1] if b < n else np.concatenate([vectors[a + 1 :], zero], axis=0)
+    sims = (tagger.similarities(vectors[a:b]) if sims is None else sims[a:b]).astype(np.float32)  # a copy
     sims[~known] = 0.0
-    cue = np.zeros((n, k), dtype=np.float32)
-    counter = np.zeros((n, k), dtype=np.float32)
-    index = {b: j for j, b in enumerate(ids)}
-    for i in range(n):
-        for b in hits[i]:
-            cue[i, index[b]] = 1.0
-        for b in vetoes[i]:
-            counter[i, index[b]] = 1.0
-    prev_cue = np.concatenate([np.zeros((1, k), dtype=np.float32), cue[:-1]], axis=0)
-    next_cue = np.concatenate([cue[1:], np.zeros((1, k), dtype=np.float32)], axis=0)
-    words = np.zeros((n, 6), dtype=np.float32)
-    for i, text in enumerate(texts):
+    lo, hi = max(0, a - 1), min(n, b + 1)  # the cue columns of the rows and their neighbours
+    cue = np.zeros((hi - lo, k), dtype=np.float32)
+    counter = np.zeros((b - a, k), dtype=np.float32)
+    index = {belief: j for j, belief in enumerate(ids)}
+    for i in range(lo, hi):
+        for belief in hits[i]:
+            cue[i - lo, index[belief]] = 1.0
+    for i in rows:
+        for belief in vetoes[i]:
+            counter[i - a, index[belief]] = 1.0
+    none = np.zeros((1, k), dtype=np.float32)
+    own = cue[a - lo : b - lo]
+    prev_cue = cue[a - 1 - lo : b - 1 - lo] if a > 0 else np.concatenate([none, cue[: b - 1 - lo]], axis=0)
+    next_cue = cue[a + 1 - lo : b + 1 - lo] if b < n else np.concatenate([cue[a + 1 - lo :], none], axis=0)
+    words = np.zeros((b - a, 6), dtype=np.float32)
+    for i in rows:
+        text = texts[i]
         if not text:
             continue
         low = text.lower()
-        words[i] = (
+        words[i - a] = (
             bool(HEDGE.search(low)),
             bool(NEGATION.search(low)),
             bool(ASSERT.search(low)),
@@ -189,17 +198,17 @@ def trace_features(
             bool(_FIRST_PERSON.search(low)),
             np.log1p(len(text)) / 10.0,
         )
-    idx = np.arange(n, dtype=np.float32)
+    idx = np.arange(a, b, dtype=np.float32)
     pos = np.stack(
         [
             idx / max(n - 1, 1),
             (idx == 0).astype(np.float32),
             (idx == n - 1).astype(np.float32),
-            np.full(n, np.log1p(n) / 10.0, dtype=np.float32),
+            np.full(b - a, np.log1p(n) / 10.0, dtype=np.float32),
         ],
         axis=1,
     )
-    return np.concatenate([vectors, prev, nxt, sims, cue, counter, prev_cue, next_cue, words, pos], axis=1)
+    return np.concatenate([vectors[a:b], prev, nxt, sims, own, counter, prev_cue, next_cue, words, pos], axis=1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -347,7 +356,19 @@ class LearnedTagger(BeliefTagger):
         texts = [s.text for s in steps]
         hits, vetoes = cue_hits(self, texts)
         best = self.similarities(step_vectors)
-        probs = self.model.probabilities(trace_features(self, texts, step_vectors, hits, vetoes, best))
+        n = len(texts)
+        probs = (
+            np.concatenate(  # a long trace a block at a time, so that memory stays bounded
+                [
+                    self.model.probabilities(
+                        trace_features(self, texts, step_vectors, hits, vetoes, best, range(lo, min(n, lo + ROW_BLOCK)))
+                    )
+                    for lo in range(0, n, ROW_BLOCK)
+                ]
+            )
+            if n
+            else np.zeros((0, len(self.model.learned)))
+        )
         # the rule, for the beliefs without a model, reuses the cue matches and similarities
         by_step = self.rule_candidates(
             steps, step_vectors, skip=self.learned, best=best, matches=list(zip(hits, vetoes, strict=True))

@@ -233,6 +233,10 @@ def _required_words(pattern: list[dict[str, Any]]) -> list[frozenset[str]]:
     return required
 
 
+ROW_BLOCK = 4096
+"""Steps compared with the examples per matrix product on long traces."""
+
+
 class BeliefTagger:
     """Tags steps with the beliefs of one taxonomy, using a given embedder's vectors."""
 
@@ -264,8 +268,14 @@ class BeliefTagger:
         n, k = step_vectors.shape[0], len(self.ids)
         if self.example_vectors is None or n == 0:
             return np.full((n, k), -1.0, dtype=np.float32)
-        sims = np.asarray(step_vectors, dtype=np.float32) @ self.example_vectors.T
-        return np.maximum.reduceat(sims, self.example_starts, axis=1)
+        vectors = np.asarray(step_vectors, dtype=np.float32)
+        if n <= ROW_BLOCK:
+            return np.maximum.reduceat(vectors @ self.example_vectors.T, self.example_starts, axis=1)
+        out = np.empty((n, k), dtype=np.float32)  # a long trace: bounded memory, a block at a time
+        for lo in range(0, n, ROW_BLOCK):
+            block = vectors[lo : lo + ROW_BLOCK] @ self.example_vectors.T
+            out[lo : lo + ROW_BLOCK] = np.maximum.reduceat(block, self.example_starts, axis=1)
+        return out
 
     def nearest_example(self, step_vector: np.ndarray, belief_index: int) -> str:
         """The example phrasing of a belief closest to a step: the ``via`` of a similarity tag."""
