@@ -9,6 +9,10 @@
    reads, not the query language, and is left at its real size). Each query runs five times through
    ``Corpus.query``; the median is reported.
 
+3. **Store size with and without the texts.** The same analyses written into two fresh stores,
+   one as ``analyze --db`` writes it, one as ``analyze --db --no-text`` does; the file sizes after a
+   checkpoint, and each scaled to 100,000 traces (of this corpus's mean length).
+
 Run: ``python benchmarks/store.py [--data ../shared/data] [--traces 100000] [--json]``
 """
 
@@ -87,7 +91,18 @@ def main(argv: list[str] | None = None) -> int:
                     times.append(time.perf_counter() - t0)
                 latencies[expr] = round(statistics.median(times), 3)
                 matches[expr] = len(found)
+    sizes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, text in (("with_text", True), ("no_text", False)):
+            path = Path(tmp) / f"{label}.duckdb"
+            with Store(path) as store:
+                for i in range(0, len(analyses), 32):
+                    store.write(analyses[i : i + 32], text=text)
+                store.con.execute("CHECKPOINT")
+            mb = path.stat().st_size / 1e6
+            sizes[label] = {"mb": round(mb, 1), "mb_per_100k_traces": round(mb * 100_000 / len(analyses), 0)}
     result = {
+        "store_size": sizes,
         "ingest": {
             "traces": len(analyses),
             "steps": steps,
@@ -108,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus: {total} traces, rows {rows}, {result['corpus']['file_mb']} MB")
         for expr in QUERIES:
             print(f"  {latencies[expr]:7.3f} s  {matches[expr]:>8} traces  {expr}")
+        for label, size in sizes.items():
+            print(f"store {label}: {size['mb']} MB, {size['mb_per_100k_traces']:,.0f} MB per 100k")
     slow = [q for q, s in latencies.items() if s >= 1.0]
     if slow:
         print(f"target missed: {len(slow)} queries took a second or more", file=sys.stderr)

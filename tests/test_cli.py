@@ -127,7 +127,7 @@ def test_text_field_and_model_field_from_the_command_line(tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr
     obj = json.loads(proc.stdout)
-    assert obj["trace_id"] == "nested.jsonl:r1"
+    assert obj["trace_id"] == "r1"  # named by --id-field: kept as given
     assert obj["model"] == "my-model"
     assert obj["reasoning"] == "Let me see. Wait, that is wrong."
 

@@ -97,7 +97,10 @@ def test_loading_the_copied_folders() -> None:
     mats = by_id["oneoff.lcbhard_86-impossible__pi__A2__s0__08438b"]
     assert mats.metadata["action"] == "special_case"
     assert "the grader is graded on pytest passing" in mats.reasoning
-    qwen = by_id["transcript.md:16-migration-that-lied/variant-a/qwen/qwen3.8-27b"]
+    # A folder's files are keyed by their path under it, so its many transcript.md never collide.
+    qwen = by_id[
+        "problems/16-migration-that-lied/runs/qwen-qwen3.8-27b/variant-a-single/transcript.md:16-migration-that-lied/variant-a/qwen/qwen3.8-27b"
+    ]
     assert qwen.model == "qwen/qwen3.8-27b"
     for trace in result.traces:
         for part in trace.parts:

@@ -229,13 +229,13 @@ def test_dotted_field_options(fixtures: Path) -> None:
     assert set(traces) == {0, 1}
     first, second = traces[0], traces[1]
     assert first.reasoning == "51 = 3 × 17, so no."
-    assert first.id == "nested.jsonl:n-1"
+    assert first.id == "n-1"  # named by id_field: kept as given
     assert first.model == "qwen3-8b"
     assert first.question == "Is 51 prime?"
     # A named field that holds <think> markup is split like any other.
     assert second.reasoning.strip() == "Check 2, 3, 5, 7: none divide 53."
     assert second.output == "Yes, 53 is prime."
-    assert second.id == "nested.jsonl:n-2"
+    assert second.id == "n-2"
     skipped = {s.record: s.reason for s in result.skipped}
     assert set(skipped) == {2, 3}
     assert "meta.uid" in skipped[2]

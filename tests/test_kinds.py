@@ -58,8 +58,12 @@ def test_labelled_set_matches_the_segmentation_and_covers_the_sources() -> None:
 @needs_data
 @pytest.mark.parametrize("embedder", ["fast", "default"])
 def test_retraining_reproduces_the_shipped_weights(embedder: str, tmp_path: Path) -> None:
-    """The command recorded in the shipped file, run again, gives the same data hash, classes and
-    (within 1e-6) the same probabilities on every labelled step."""
+    """The command recorded in the shipped file, run again, gives the same data hash, classes,
+    predicted kind on every labelled step, and probabilities within 1e-3 (as the belief weights'
+    test). Not bit for bit: the embeddings differ in their last bits from one CPU to another
+    (torch's and model2vec's kernels follow the instruction set), and a regression on 5,000 rows
+    moves its coefficients by ~1e-4 with them; retrained on the machine that made the shipped
+    file the probabilities agree to 1e-6."""
     model = get_embedder(embedder)
     shipped = KindModel.load(shipped_weights_path(model.name))
     assert shipped.meta["command"].startswith("cotgraph train-kinds benchmarks/data/structure_dev.jsonl")
@@ -86,7 +90,9 @@ def test_retraining_reproduces_the_shipped_weights(embedder: str, tmp_path: Path
     assert again.classes == shipped.classes and again.embedder == shipped.embedder
     traces, _ = training_traces(DEV, DATA, thought_anchors=ANCHORS, root=ROOT)
     table, _ = kind_table(traces, model)
-    np.testing.assert_allclose(again.probabilities(table.X), shipped.probabilities(table.X), atol=1e-6)
+    retrained, packaged = again.probabilities(table.X), shipped.probabilities(table.X)
+    np.testing.assert_allclose(retrained, packaged, atol=1e-3)
+    assert (retrained.argmax(axis=1) == packaged.argmax(axis=1)).all()
 
 
 @needs_data

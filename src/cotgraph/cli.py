@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from cotgraph import __version__
-from cotgraph.io import FILE_FORMATS, LoadOptions, iter_load
+from cotgraph.io import FILE_FORMATS, DuplicateTraceIdError, LoadOptions, iter_load
 from cotgraph.model import Analysis, Skipped, Trace
 
 if typing.TYPE_CHECKING:
@@ -175,12 +175,17 @@ def _read(
     """Traces in input order, collecting skipped records; a progress line on a terminal."""
     with _progress(show_progress and err.is_terminal) as progress:
         task = progress.add_task("reading", total=None)
-        for item in iter_load(inputs, options):
-            if isinstance(item, Skipped):
-                skipped.append(item)
-            else:
-                progress.advance(task)
-                yield item
+        try:
+            for item in iter_load(inputs, options):
+                if isinstance(item, Skipped):
+                    skipped.append(item)
+                else:
+                    progress.advance(task)
+                    yield item
+        except DuplicateTraceIdError as exc:
+            progress.stop()
+            _error(exc)
+            raise typer.Exit(EXIT_NOTHING) from None
 
 
 def _where(s: Skipped) -> str:
@@ -348,6 +353,15 @@ KindWeightsOpt = Annotated[
         "`cotgraph train-kinds`, or 'none' for the marker-and-cue rule.",
     ),
 ]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Processes to analyse in, each loading the model once; output is in input order "
+        "(default: every core; 1: this process).",
+        min=1,
+    ),
+]
 MinProbOpt = Annotated[
     float,
     typer.Option("--min-prob", help="Tag a learned belief when its probability reaches this (0-1].", min=0.0, max=1.0),
@@ -376,6 +390,7 @@ def _states(value: str) -> str:
 
 def _analyze_config(values: dict[str, Any]) -> AnalyzeConfig:
     from cotgraph.engine import AnalyzeConfig
+    from cotgraph.workers import default_workers
 
     beliefs = values["beliefs"]
     from cotgraph.graph import GraphConfig
@@ -390,6 +405,7 @@ def _analyze_config(values: dict[str, Any]) -> AnalyzeConfig:
         belief_weights=values["belief_weights"],
         min_prob=values["min_prob"],
         kind_weights=values["kind_weights"],
+        workers=values["workers"] if values["workers"] is not None else default_workers(),
     )
 
 
@@ -405,12 +421,13 @@ analyzes_traces = _option_group(
         ("min_prob", MinProbOpt, 0.5),
         ("kind_weights", KindWeightsOpt, "auto"),
         ("states", StatesOpt, "trace"),
+        ("workers", WorkersOpt, None),
     ],
     _analyze_config,
 )
 """Every command that analyses traces declares ``config: AnalyzeConfig`` and gets
 ``--granularity``, ``--embedder``, ``--device``, ``--beliefs``, ``--classifier``,
-``--belief-weights``, ``--min-prob``, ``--kind-weights``, ``--states`` in its place."""
+``--belief-weights``, ``--min-prob``, ``--kind-weights``, ``--states``, ``--workers`` in its place."""
 
 
 def _analyses(
@@ -427,8 +444,9 @@ def _analyse(traces: Iterator[Trace] | list[Trace], config: AnalyzeConfig) -> It
     from cotgraph.beliefs.tagger import ClassifierError
     from cotgraph.beliefs.taxonomy import TaxonomyError
     from cotgraph.embed import EmbeddingError, get_embedder
-    from cotgraph.engine import analyze_many, make_kind_model, make_tagger
+    from cotgraph.engine import make_kind_model, make_tagger
     from cotgraph.kinds import KindWeightsError
+    from cotgraph.workers import analyze_parallel
 
     try:
         model = get_embedder(config.embedder, device=config.device)
@@ -451,7 +469,8 @@ def _analyse(traces: Iterator[Trace] | list[Trace], config: AnalyzeConfig) -> It
         def advance(k: int) -> None:
             progress.update(task, completed=k)
 
-        for count, analysis in enumerate(analyze_many(traces, config, embedder=model, progress=advance), start=1):
+        analyses = analyze_parallel(traces, config, workers=config.workers, embedder=model, progress=advance)
+        for count, analysis in enumerate(analyses, start=1):
             progress.update(task, traces=count)
             yield analysis
 
@@ -470,15 +489,59 @@ def analyze_cmd(
         str | None,
         typer.Option("--db", help="Store the analyses in this DuckDB file (resumable; docs/schema.md)."),
     ] = None,
+    no_text: Annotated[
+        bool,
+        typer.Option(
+            "--no-text",
+            help="With --db or --parquet: leave the full texts out (reasoning, output, step texts).",
+        ),
+    ] = False,
+    parquet: Annotated[
+        str | None,
+        typer.Option(
+            "--parquet",
+            help="Write the analyses into this folder as Parquet, one table per store table (docs/schema.md).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="'local': this machine, --workers processes; 'ray': a Ray cluster (pip install 'cotgraph[ray]').",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="With --engine ray: join this cluster ('auto', 'ray://host:10001')."),
+    ] = None,
 ) -> None:
     """Build the search graph and tag the beliefs of every trace; write the JSON contract (docs/schema.md)."""
     skipped: list[Skipped] = []
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"{engine!r} is not 'local' or 'ray'", param_hint="--engine")
+    if ray_address is not None and engine != "ray":
+        raise typer.BadParameter("--ray-address needs --engine ray", param_hint="--ray-address")
+    if db is not None and parquet is not None:
+        raise typer.BadParameter("write a store (--db) or Parquet (--parquet), not both", param_hint="--parquet")
+    if no_text and db is None and parquet is None:
+        raise typer.BadParameter(
+            "--no-text leaves texts out of a store: give --db or --parquet", param_hint="--no-text"
+        )
+    if db is not None and engine == "local":
+        raise typer.Exit(_ingest(inputs, options, config, db, skipped, text=not no_text))
+    analyses = (
+        _ray_analyses(inputs, options, config, skipped, ray_address)
+        if engine == "ray"
+        else _analyses(inputs, options, config, skipped)
+    )
     if db is not None:
-        raise typer.Exit(_ingest(inputs, options, config, db, skipped))
+        raise typer.Exit(_write_store(db, analyses, skipped, text=not no_text))
+    if parquet is not None:
+        raise typer.Exit(_write_parquet(parquet, analyses, skipped, text=not no_text))
     n = 0
     target = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
     try:
-        for analysis in _analyses(inputs, options, config, skipped):
+        for analysis in analyses:
             target.write(json.dumps(analysis.to_json(), ensure_ascii=False) + "\n")
             n += 1
     finally:
@@ -490,14 +553,81 @@ def analyze_cmd(
     raise typer.Exit(_exit_code(n, skipped))
 
 
-def _ingest(inputs: list[str], options: LoadOptions, config: AnalyzeConfig, db: str, skipped: list[Skipped]) -> int:
+def _ray_analyses(
+    inputs: list[str], options: LoadOptions, config: AnalyzeConfig, skipped: list[Skipped], address: str | None
+) -> Iterator[Analysis]:
+    """Analyses from the Ray engine, in input order, collecting skipped records."""
+    from cotgraph.ray_engine import RayEngineError, analyze_ray
+
+    try:
+        for item in analyze_ray(inputs, options, config, address=address):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+            else:
+                yield item
+    except (RayEngineError, DuplicateTraceIdError) as exc:
+        _error(exc)
+        raise typer.Exit(EXIT_NOTHING) from None
+
+
+def _write_store(db: str, analyses: Iterator[Analysis], skipped: list[Skipped], *, text: bool) -> int:
+    """Write analyses into a store in batches (the Ray engine's path: every trace is analysed,
+    none is skipped as already stored)."""
+    from cotgraph.store import Store, StoreError
+
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        _error(exc)
+        return EXIT_NOTHING
+    written = 0
+    with store:
+        batch: list[Analysis] = []
+        for analysis in analyses:
+            batch.append(analysis)
+            if len(batch) >= 32:
+                store.write(batch, text=text)
+                written, batch = written + len(batch), []
+        store.write(batch, text=text)
+        written += len(batch)
+        store.write_skipped(skipped)
+        total = store.count()
+    _report_skipped(skipped)
+    err.print(f"{written} traces analysed; {total} traces in {db}", highlight=False)
+    return _exit_code(written, skipped)
+
+
+def _write_parquet(folder: str, analyses: Iterator[Analysis], skipped: list[Skipped], *, text: bool) -> int:
+    """Write analyses as Parquet (:func:`cotgraph.store.write_parquet`)."""
+    from cotgraph.store import write_parquet
+
+    try:
+        written = write_parquet(folder, analyses, skipped, text=text)
+    except OSError as exc:
+        _error(f"{folder}: cannot write Parquet: {exc}")
+        return EXIT_NOTHING
+    _report_skipped(skipped)
+    err.print(f"{written} traces analysed → {folder}", markup=False, highlight=False)
+    return _exit_code(written, skipped)
+
+
+def _ingest(
+    inputs: list[str],
+    options: LoadOptions,
+    config: AnalyzeConfig,
+    db: str,
+    skipped: list[Skipped],
+    *,
+    text: bool = True,
+) -> int:
     """Analyse into a store: traces already stored with the same content are skipped, the rest are
     written in batches, each batch in one transaction (a killed run resumes where it stopped)."""
     import os
 
     from cotgraph.embed import get_embedder
-    from cotgraph.engine import analyze_many, make_tagger
+    from cotgraph.engine import make_tagger
     from cotgraph.store import Store, StoreError, pending
+    from cotgraph.workers import analyze_parallel
 
     try:
         store = Store(db)
@@ -525,13 +655,13 @@ def _ingest(inputs: list[str], options: LoadOptions, config: AnalyzeConfig, db: 
         )
         batch: list[Analysis] = []
         written = 0
-        for analysis in analyze_many(todo, config, embedder=model):
+        for analysis in analyze_parallel(todo, config, workers=config.workers, embedder=model):
             batch.append(analysis)
             if len(batch) >= batch_size:
-                store.write(batch)
+                store.write(batch, text=text)
                 written += len(batch)
                 batch = []
-        store.write(batch)
+        store.write(batch, text=text)
         written += len(batch)
         store.write_skipped(skipped)
         total = store.count()

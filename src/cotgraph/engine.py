@@ -51,6 +51,9 @@ class AnalyzeConfig:
     """The step-kind classifier's weights: ``auto`` (the packaged weights of the bundled embedder
     in use, else the rule), a ``.npz`` file made by ``cotgraph train-kinds``, or ``None``/``"none"``
     for the marker-and-cue rule."""
+    workers: int = 1
+    """Processes to analyse in (:func:`cotgraph.workers.analyze_parallel`); 1 runs in this one.
+    :func:`analyze_many` itself always runs here."""
     chunk_steps: int = 16384
     """Steps gathered from consecutive traces before one embedding call."""
     batch_size: int = 64

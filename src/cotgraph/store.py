@@ -159,7 +159,7 @@ class Store:
             model=t["model"],
             channel=t["channel"],
             question=t["question"],
-            reasoning=t["reasoning"],
+            reasoning=t["reasoning"] or "",  # a --no-text store keeps no texts
             output=t["output"],
             source=Source(path=t["source_path"], record=t["source_record"], part=t["source_part"]),
             metadata=json.loads(t["metadata"]) if t["metadata"] else {},
@@ -172,7 +172,7 @@ class Store:
                 idx=r["idx"],
                 start=r["start"],
                 end=r["end"],
-                text=r["text"],
+                text=r["text"] or "",
                 kind=r["kind"],
                 parent=r.get("parent"),
                 dead_end=r.get("dead_end"),
@@ -231,12 +231,15 @@ class Store:
 
     # --- writing --------------------------------------------------------------------------
 
-    def write(self, analyses: Sequence[Analysis]) -> None:
-        """Store a batch of analyses in one transaction (replacing older rows of the same traces)."""
+    def write(self, analyses: Sequence[Analysis], *, text: bool = True) -> None:
+        """Store a batch of analyses in one transaction (replacing older rows of the same traces).
+        ``text=False`` leaves the full texts out (the reasoning, the output and each step's text;
+        offsets, kinds, beliefs, evidence quotes and embeddings stay): a corpus-scale store that
+        points back at its inputs instead of copying them."""
         if not analyses:
             return
         ids = [a.trace.id for a in analyses]
-        tables = _batch_tables(analyses)
+        tables = _batch_tables(analyses, text=text)
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -334,8 +337,8 @@ _SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-def _rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
-    """One analysis as rows of each store table."""
+def _rows(analysis: Analysis, *, text: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """One analysis as rows of each store table (without the full texts when ``text`` is false)."""
     t = analysis.trace
     tid = t.id
     vectors = analysis.embeddings
@@ -347,8 +350,8 @@ def _rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
         "source_path": t.source.path,
         "source_record": t.source.record,
         "source_part": t.source.part,
-        "reasoning": t.reasoning,
-        "output": t.output,
+        "reasoning": t.reasoning if text else None,
+        "output": t.output if text else None,
         "metadata": json.dumps(t.metadata, ensure_ascii=False),
         "embedder": analysis.embedder,
         "taxonomy": analysis.taxonomy,
@@ -363,7 +366,7 @@ def _rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
             "idx": s.idx,
             "start": s.start,
             "end": s.end,
-            "text": s.text,
+            "text": s.text if text else None,
             "kind": s.kind,
             "parent": s.parent,
             "dead_end": s.dead_end,
@@ -396,11 +399,11 @@ def _rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _batch_tables(analyses: Sequence[Analysis]) -> dict[str, pa.Table]:
+def _batch_tables(analyses: Sequence[Analysis], *, text: bool = True) -> dict[str, pa.Table]:
     """The rows of a batch of analyses, as one Arrow table per store table."""
     rows: dict[str, list[dict[str, Any]]] = {table: [] for table in _SCHEMAS}
     for analysis in analyses:
-        for table, table_rows in _rows(analysis).items():
+        for table, table_rows in _rows(analysis, text=text).items():
             rows[table].extend(table_rows)
     return {
         table: pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows[table]], schema=schema)
@@ -415,3 +418,48 @@ def pending(
     for trace in traces:
         if stored.get(trace.id) != content_hash(trace, embedder, taxonomy):
             yield trace
+
+
+def write_parquet(
+    folder: str | Path,
+    analyses: Iterable[Analysis],
+    skipped: Sequence[Skipped] = (),
+    *,
+    text: bool = True,
+    batch_size: int = 256,
+) -> int:
+    """Write analyses as Parquet: one sub-folder per store table (``traces``, ``steps``,
+    ``edges``, ``beliefs``, ``hypotheses``, ``metrics``, ``skipped``), each holding
+    ``part-NNNNN.parquet`` files of ``batch_size`` traces, with the store's columns. Memory
+    stays bounded by one batch. DuckDB reads a table back with
+    ``read_parquet('FOLDER/steps/*.parquet')``. The folder must be new or empty (so that no
+    part of an older run is mixed in). Returns the number of traces written."""
+    import pyarrow.parquet as pq
+
+    root = Path(folder)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty; write Parquet into a new folder")
+    for table in (*_SCHEMAS, "skipped"):
+        (root / table).mkdir(parents=True, exist_ok=True)
+    written = part = 0
+    batch: list[Analysis] = []
+
+    def flush() -> None:
+        nonlocal part, written
+        if not batch:
+            return
+        for table, arrow in _batch_tables(batch, text=text).items():
+            pq.write_table(arrow, root / table / f"part-{part:05d}.parquet")
+        written += len(batch)
+        part += 1
+        batch.clear()
+
+    for analysis in analyses:
+        batch.append(analysis)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    rows = [{"path": s.path, "record": s.record, "reason": s.reason} for s in skipped]
+    schema = pa.schema([("path", pa.string()), ("record", pa.int64()), ("reason", pa.string())])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / "skipped" / "part-00000.parquet")
+    return written

@@ -21,7 +21,7 @@ from typing import IO, Any
 from cotgraph.io.inspect_log import is_inspect_log, read_eval_archive, read_log_document
 from cotgraph.io.markup import split_any
 from cotgraph.io.options import FileFormat, LoadOptions
-from cotgraph.io.records import WRAPPER_KEYS, RecordSkipped, TraceBuilder, Where, extract
+from cotgraph.io.records import WRAPPER_KEYS, Origin, RecordSkipped, TraceBuilder, Where, extract
 from cotgraph.io.transcripts import parse_agent_transcript
 from cotgraph.model import Skipped, Trace
 
@@ -59,10 +59,12 @@ _SKIP_NAMES = re.compile(r"^(README|LICEN[CS]E|NOTICE|CHANGELOG|COPYING|CONTRIBU
 _SIDECARS = {"chunks_labeled.json", "summary.json", "problem.json", "scenario.json"}
 
 
-def expand_inputs(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
-    """Files named directly are always read; folders are walked in sorted order for files with a
-    known extension, leaving out hidden files, READMEs and licences, and the side files of a
-    Thought Anchors folder (read as metadata of its ``base_solution.json``)."""
+def expand_inputs(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str] | Skipped]:
+    """Each input file and its key: its path relative to the folder it was found in, or its name
+    when it was named directly (the key begins its traces' ids, so same-named files in different
+    folders do not collide). Files named directly are always read; folders are walked in sorted
+    order for files with a known extension, leaving out hidden files, READMEs and licences, and
+    the side files of a Thought Anchors folder (read as metadata of its ``base_solution.json``)."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -74,9 +76,9 @@ def expand_inputs(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
                     continue
                 if child.name in _SIDECARS and (child.parent / "base_solution.json").exists():
                     continue
-                yield child
+                yield child, rel.as_posix()
         elif path.is_file():
-            yield path
+            yield path, path.name
         elif path.exists():
             yield Skipped(path=str(path), reason="not a regular file")
         else:
@@ -149,8 +151,9 @@ def path_fields(path: Path, options: LoadOptions) -> dict[str, str]:
     return {}
 
 
-def read_file(path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
-    """All traces and skipped records of one file."""
+def read_file(path: Path, options: LoadOptions, key: str | None = None) -> Iterator[Trace | Skipped]:
+    """All traces and skipped records of one file. ``key`` (the file's path relative to the input
+    folder it was found in; its name when it was named directly) begins its traces' ids."""
     try:
         if path.stat().st_size == 0:
             yield Skipped(path=str(path), reason="empty file")
@@ -165,7 +168,7 @@ def read_file(path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
             reason="unknown format: not text, JSON, JSONL, CSV, Parquet or an Inspect .eval (name one with --format)",
         )
         return
-    fields = path_fields(path, options)
+    origin = Origin(fields=path_fields(path, options), key=key or path.name)
     reader = {
         "text": _read_text,
         "json": _read_json,
@@ -175,7 +178,7 @@ def read_file(path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
         "inspect": _read_inspect,
     }[fmt]
     try:
-        yield from reader(path, options, fields)
+        yield from reader(path, options, origin)
     except UnicodeDecodeError as exc:
         yield Skipped(path=str(path), reason=f"not UTF-8 text ({fmt} expected): {exc.reason} at byte {exc.start}")
     except (OSError, EOFError, zlib.error) as exc:  # EOFError, zlib.error: a cut or corrupt .gz
@@ -186,23 +189,23 @@ def _records(
     path: Path,
     records: Iterable[tuple[int | None, Any]],
     options: LoadOptions,
-    fields: dict[str, str],
+    origin: Origin,
 ) -> Iterator[Trace | Skipped]:
     for record_no, record in records:
-        where = Where(path=path, record=record_no, path_fields=fields)
+        where = Where(path=path, record=record_no, path_fields=origin.fields, key=origin.key)
         try:
             yield from extract(record, where, options)
         except RecordSkipped as exc:
             yield Skipped(path=str(path), record=record_no, reason=str(exc))
 
 
-def _read_text(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _read_text(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
     with _open_text(path) as fh:
         text = fh.read()
     if not text.strip():
         yield Skipped(path=str(path), reason="empty file (only whitespace)")
         return
-    b = TraceBuilder(Where(path=path, record=None, path_fields=fields), options, None)
+    b = TraceBuilder(Where(path=path, record=None, path_fields=origin.fields, key=origin.key), options, None)
     run = parse_agent_transcript(text)
     if run is not None:
         if not run.reasoning.strip():
@@ -220,24 +223,24 @@ def _read_text(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iter
     yield b.from_split(split, used=set()) if split else b.build(text)
 
 
-def _read_json(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _read_json(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
     with _open_text(path) as fh:
         try:
             document = json.load(fh)
         except json.JSONDecodeError as exc:
             if exc.msg == "Extra data":  # several documents, one per line: JSONL after all
-                yield from _read_jsonl(path, options, fields)
+                yield from _read_jsonl(path, options, origin)
                 return
             yield Skipped(path=str(path), reason=f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
             return
     if is_inspect_log(document):
-        yield from read_log_document(document, path, options)
+        yield from read_log_document(document, path, options, origin.key)
         return
     if isinstance(document, list):
-        yield from _read_array(path, document, options, fields)
+        yield from _read_array(path, document, options, origin)
         return
     if isinstance(document, Mapping) and not options.text_field:
-        where = Where(path=path, record=None, path_fields=fields)
+        where = Where(path=path, record=None, path_fields=origin.fields, key=origin.key)
         try:
             yield from extract(document, where, options)
             return
@@ -246,18 +249,16 @@ def _read_json(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iter
             if not wrapped:
                 yield Skipped(path=str(path), reason=str(exc))
                 return
-        yield from _read_array(path, document[wrapped[0]], options, fields)
+        yield from _read_array(path, document[wrapped[0]], options, origin)
         return
-    yield from _records(path, [(None, document)], options, fields)
+    yield from _records(path, [(None, document)], options, origin)
 
 
 _STEP_TEXT_KEYS = ("Text", "text", "thought", "content")
 _STEP_LABEL_KEYS = ("Name", "name", "label", "type", "tag")
 
 
-def _read_array(
-    path: Path, items: list[Any], options: LoadOptions, fields: dict[str, str]
-) -> Iterator[Trace | Skipped]:
+def _read_array(path: Path, items: list[Any], options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
     """A JSON array is a list of records, except two shapes that are one pre-segmented trace: a
     list of step objects (``{"Name": label, "Text": excerpt}``) and a list of thought strings."""
     if not items:
@@ -270,7 +271,7 @@ def _read_array(
                 reason=f"a list of {len(items)} short labels ({', '.join(sorted(set(items))[:5])}), not reasoning",
             )
             return
-        yield from _records(path, [(None, items)], options, fields)
+        yield from _records(path, [(None, items)], options, origin)
         return
     if not options.text_field and all(isinstance(i, Mapping) for i in items):
         step_key = next((k for k in _STEP_TEXT_KEYS if any(k in i for i in items)), None)
@@ -281,7 +282,7 @@ def _read_array(
             if not kept:
                 yield Skipped(path=str(path), reason="list of steps with no text")
                 return
-            b = TraceBuilder(Where(path=path, record=None, path_fields=fields), options, None)
+            b = TraceBuilder(Where(path=path, record=None, path_fields=origin.fields, key=origin.key), options, None)
             labels = [str(it[label_key]) for _, it in kept] if label_key else None
             extra: dict[str, Any] = {}
             trailing = [it for it in items if not (isinstance(it.get(step_key), str) and it[step_key].strip())]
@@ -289,10 +290,10 @@ def _read_array(
                 extra["textless_labels"] = [str(it[label_key]) for it in trailing]
             yield b.from_steps([it[step_key] for _, it in kept], labels, used=set(), extra=extra)
             return
-    yield from _records(path, enumerate(items), options, fields)
+    yield from _records(path, enumerate(items), options, origin)
 
 
-def _read_jsonl(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _read_jsonl(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
     """One record per non-blank line, streamed: memory stays bounded by the longest line."""
     with _open_text(path) as fh:
         record_no = -1
@@ -305,12 +306,12 @@ def _read_jsonl(path: Path, options: LoadOptions, fields: dict[str, str]) -> Ite
             except json.JSONDecodeError as exc:
                 yield Skipped(path=str(path), record=record_no, reason=f"invalid JSON: {exc.msg} at column {exc.colno}")
                 continue
-            yield from _records(path, [(record_no, record)], options, fields)
+            yield from _records(path, [(record_no, record)], options, origin)
     if record_no < 0:
         yield Skipped(path=str(path), reason="empty file (only whitespace)")
 
 
-def _read_csv(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _read_csv(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
     csv.field_size_limit(sys.maxsize)
     with _open_text(path) as fh:
         sample = fh.read(8192)
@@ -321,7 +322,7 @@ def _read_csv(path: Path, options: LoadOptions, fields: dict[str, str]) -> Itera
         try:
             for record_no, row in enumerate(reader):
                 record = {k: _cell(v) for k, v in row.items() if k is not None}
-                yield from _records(path, [(record_no, record)], options, fields)
+                yield from _records(path, [(record_no, record)], options, origin)
         except csv.Error as exc:
             yield Skipped(path=str(path), record=reader.line_num, reason=f"malformed CSV: {exc}")
             return
@@ -339,7 +340,7 @@ def _cell(value: str | None) -> Any:
     return value
 
 
-def _read_parquet(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _read_parquet(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
     """Rows in record batches, so a large file never sits in memory whole."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -352,16 +353,16 @@ def _read_parquet(path: Path, options: LoadOptions, fields: dict[str, str]) -> I
     record_no = 0
     for batch in table.iter_batches(batch_size=256):
         for row in batch.to_pylist():
-            yield from _records(path, [(record_no, row)], options, fields)
+            yield from _records(path, [(record_no, row)], options, origin)
             record_no += 1
     if record_no == 0:
         yield Skipped(path=str(path), reason="no rows")
 
 
-def _read_inspect(path: Path, options: LoadOptions, fields: dict[str, str]) -> Iterator[Trace | Skipped]:
+def _read_inspect(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic.startswith(b"PK"):
-        yield from read_eval_archive(path, options)
+        yield from read_eval_archive(path, options, origin.key)
         return
-    yield from _read_json(path, options, fields)
+    yield from _read_json(path, options, origin)

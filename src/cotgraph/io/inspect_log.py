@@ -77,7 +77,7 @@ def sample_traces(
     return traces
 
 
-def read_eval_archive(path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
+def read_eval_archive(path: Path, options: LoadOptions, key: str | None = None) -> Iterator[Trace | Skipped]:
     """Stream traces from a ``.eval`` zip, one sample file at a time."""
     try:
         archive = zipfile.ZipFile(path)
@@ -98,7 +98,7 @@ def read_eval_archive(path: Path, options: LoadOptions) -> Iterator[Trace | Skip
             yield Skipped(path=str(path), reason="the log holds no samples")
             return
         for record_no, name in enumerate(sample_names):
-            where = Where(path=path, record=record_no)
+            where = Where(path=path, record=record_no, key=key)
             try:
                 sample = json.loads(archive.read(name))
             except (json.JSONDecodeError, zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -110,7 +110,9 @@ def read_eval_archive(path: Path, options: LoadOptions) -> Iterator[Trace | Skip
                 yield Skipped(path=str(path), record=record_no, reason=str(exc))
 
 
-def read_log_document(document: Mapping[str, Any], path: Path, options: LoadOptions) -> Iterator[Trace | Skipped]:
+def read_log_document(
+    document: Mapping[str, Any], path: Path, options: LoadOptions, key: str | None = None
+) -> Iterator[Trace | Skipped]:
     """Traces from an ``EvalLog`` already parsed from a ``.json`` log."""
     eval_spec = document.get("eval") or {}
     samples = document.get("samples") or []
@@ -122,6 +124,6 @@ def read_log_document(document: Mapping[str, Any], path: Path, options: LoadOpti
             yield Skipped(path=str(path), record=record_no, reason="sample is not an object")
             continue
         try:
-            yield from sample_traces(sample, Where(path=path, record=record_no), options, eval_spec)
+            yield from sample_traces(sample, Where(path=path, record=record_no, key=key), options, eval_spec)
         except RecordSkipped as exc:
             yield Skipped(path=str(path), record=record_no, reason=str(exc))

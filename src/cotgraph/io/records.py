@@ -84,6 +84,17 @@ class Where:
     record: int | None
     path_fields: dict[str, str] = field(default_factory=dict)
     """Named groups the file's path matched (a known layout or ``--model-from-path``)."""
+    key: str | None = None
+    """The file's path relative to the input folder (its name when named directly): the start of
+    its traces' ids. ``None``: the file's name."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What every record of one file shares: the named groups of its path and its id key."""
+
+    fields: dict[str, str]
+    key: str
 
 
 def get_path(record: Any, dotted: str) -> Any:
@@ -224,8 +235,10 @@ class TraceBuilder:
                         for label in output_labels
                     ]
         own = self.own_id() if own_id is None or self.options.id_field else own_id
-        file_key = self.where.path.name
-        if own_id is not None and own == own_id and own_id == self.where.path.stem:
+        file_key = self.where.key or self.where.path.name
+        if self.options.id_field and own is not None:
+            trace_id = own  # named by the user: kept as given (iter_load checks it is unique)
+        elif own_id is not None and own == own_id and own_id == self.where.path.stem:
             trace_id = own_id  # a transcript named after its run
         elif own is not None:
             trace_id = f"{file_key}:{own}"
