@@ -28,6 +28,16 @@ the process's resident-set high-water mark, both absolute and above the resident
 models are loaded and one short trace has been analysed (the libraries' one-time cost). Targets:
 12,000 steps under 4 s and 300 MB; 60,000 under 20 s and 1 GB; memory per step about constant.
 ``--long-sizes`` picks other sizes.
+
+**Every core** (``--workers N``): the fast pipeline over the same corpus in this process and in a
+pool of N worker processes (:class:`cotgraph.workers.WorkerPool`), side by side in one run; the
+pool's start-up (spawning the processes, loading the models in each) is timed apart, like model
+loading. Target: at least 1.8 × on 2 cores.
+
+**Engines** (``--engines``): the local engine (``--workers N``, reading included) and the Ray engine
+on a local Ray instance of N CPUs, on the same files (the sets above that need no load options),
+fast embedder, one run; each from the first file read to the last analysis, worker start-up
+included (the Ray instance's own start is timed apart).
 """
 
 from __future__ import annotations
@@ -156,6 +166,82 @@ def run_long(data: Path, sizes: tuple[int, ...]) -> tuple[list[dict[str, float |
     return rows, ok
 
 
+def run_workers(data: Path, limit: int | None, workers: int) -> dict[str, object]:
+    """Seconds for the fast pipeline in this process and in ``workers`` processes, one run."""
+    from cotgraph.workers import WorkerPool, chunk_traces
+
+    config = AnalyzeConfig(embedder="fast")
+    embedder = get_embedder("fast")
+    traces = read_all(data, limit)
+    list(analyze_many(traces[:20], config, embedder=embedder))  # warm-up: imports, caches
+    t = time.perf_counter()
+    serial = [a.to_json() for a in analyze_many(traces, config, embedder=embedder)]
+    serial_s = time.perf_counter() - t
+    t = time.perf_counter()
+    with WorkerPool(config, workers) as pool:
+        list(pool.analyze([[t] for t in traces[: 2 * workers]]))  # start every worker, load its models
+        start_s = time.perf_counter() - t
+        t = time.perf_counter()
+        parallel = [a.to_json() for a in pool.analyze(chunk_traces(traces))]
+        parallel_s = time.perf_counter() - t
+    assert parallel == serial, "the pool's output differs from one process's"
+    steps = sum(len(a["steps"]) for a in serial)
+    return {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "traces": len(traces),
+        "steps": steps,
+        "workers": workers,
+        "one_process_s": round(serial_s, 2),
+        "pool_start_s": round(start_s, 2),
+        "pool_s": round(parallel_s, 2),
+        "one_process_steps_per_s": round(steps / serial_s, 1),
+        "pool_steps_per_s": round(steps / parallel_s, 1),
+        "speed_up": round(serial_s / parallel_s, 2),
+    }
+
+
+def run_engines(data: Path, workers: int) -> dict[str, object]:
+    """Seconds for the local engine (a pool of ``workers``) and the Ray engine (``workers`` CPUs)."""
+    import ray
+
+    from cotgraph.io import iter_load
+    from cotgraph.model import Analysis
+    from cotgraph.ray_engine import analyze_ray
+    from cotgraph.workers import analyze_parallel
+
+    inputs = [data / name for name, options in SETS if options == LoadOptions()]
+    config = AnalyzeConfig(embedder="fast", workers=workers)
+    get_embedder("fast")  # the distilled model exists before either engine starts
+    t = time.perf_counter()
+    traces = (item for item in iter_load(inputs) if isinstance(item, Trace))
+    local = [a.to_json() for a in analyze_parallel(traces, config, workers=workers)]
+    local_s = time.perf_counter() - t
+    t = time.perf_counter()
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    ray_start_s = time.perf_counter() - t
+    try:
+        t = time.perf_counter()
+        remote = [a.to_json() for a in analyze_ray(inputs, None, config) if isinstance(a, Analysis)]
+        ray_s = time.perf_counter() - t
+    finally:
+        ray.shutdown()
+    assert remote == local, "the Ray engine's output differs from the local engine's"
+    steps = sum(len(a["steps"]) for a in local)
+    return {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "inputs": [str(p.relative_to(data)) for p in inputs],
+        "traces": len(local),
+        "steps": steps,
+        "workers": workers,
+        "local_s": round(local_s, 2),
+        "ray_instance_start_s": round(ray_start_s, 2),
+        "ray_s": round(ray_s, 2),
+        "local_steps_per_s": round(steps / local_s, 1),
+        "ray_steps_per_s": round(steps / ray_s, 1),
+        "ray_vs_local": round(local_s / ray_s, 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -165,7 +251,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", action="store_true", help="long single traces instead of the corpus")
     parser.add_argument("--long-sizes", default=",".join(map(str, LONG_SIZES)), help="steps per long trace")
     parser.add_argument("--long-one", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=None, help="compare N worker processes with one")
+    parser.add_argument("--engines", action="store_true", help="the local engine against the Ray engine")
     args = parser.parse_args(argv)
+
+    if args.engines:
+        result = run_engines(args.data, args.workers or 2)
+        print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k:>22}: {v}" for k, v in result.items()))
+        return 0
+
+    if args.workers:
+        result = run_workers(args.data, args.limit, args.workers)
+        print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k:>24}: {v}" for k, v in result.items()))
+        ok = args.workers < 2 or result["speed_up"] >= 0.9 * args.workers
+        if not ok:
+            print(f"target missed: {args.workers} workers must be at least {0.9 * args.workers:.1f}x", file=sys.stderr)
+        return 0 if ok else 1
 
     if args.long_one:
         print(json.dumps(long_one(args.long_one)))

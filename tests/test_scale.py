@@ -149,3 +149,47 @@ def test_long_trace_kinds_and_beliefs_do_not_depend_on_the_row_block(long_trace,
     assert [t[:2] for t in tags_blocked] == [t[:2] for t in tags_whole]
     assert np.allclose([t[2] for t in tags_blocked], [t[2] for t in tags_whole], atol=1e-4)
     assert len(set(kinds_whole)) >= 5 and tags_whole
+
+
+def _as_rows(result) -> tuple[list[str], list[tuple]]:
+    traces = [t.model_dump_json() for t in result.traces]
+    return traces, [(s.path, s.record, s.reason) for s in result.skipped]
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        [ROOT / "tests" / "fixtures"],
+        [DATA / "thought-branches", DATA / "inspect_scout", DATA / "docent", DATA / "landscape-of-thoughts"],
+    ],
+    ids=["fixtures", "shared-json"],
+)
+def test_streamed_json_reads_what_the_whole_parse_reads(inputs, monkeypatch) -> None:
+    """Every JSON file streamed record by record (ijson) gives the traces and skipped records of
+    parsing it whole: Inspect .json logs, arrays of records, wrapped arrays, single records."""
+    import cotgraph.io.files as files
+
+    if not all(p.exists() for p in inputs):
+        pytest.skip("needs ../shared/data")
+    whole = load(inputs)
+    monkeypatch.setattr(files, "STREAM_BYTES", 0)
+    streamed = load(inputs)
+    assert _as_rows(streamed) == _as_rows(whole)
+    assert len(whole.traces) > 5
+
+
+def test_streamed_json_reports_a_cut_file(tmp_path, monkeypatch) -> None:
+    """A large array cut mid-record: the records before the cut are read, the rest is reported."""
+    import json
+
+    import cotgraph.io.files as files
+
+    records = [{"id": f"r{i}", "reasoning": f"Let me add {i} and {i}. That makes {2 * i}."} for i in range(5)]
+    text = json.dumps(records)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: text.index('"r3"')], encoding="utf-8")
+    monkeypatch.setattr(files, "STREAM_BYTES", 0)
+    result = load(path)
+    assert [t.id for t in result.traces] == ["cut.json:r0", "cut.json:r1", "cut.json:r2"]
+    assert len(result.skipped) == 1 and "invalid JSON" in result.skipped[0].reason
+    assert "after record 2" in result.skipped[0].reason

@@ -512,13 +512,15 @@ class StaticEmbedder(Embedder):
         self.built = True
 
     def _encode_unique(self, texts: list[str], *, batch_size: int, tick: Callable[[np.ndarray], None]) -> np.ndarray:
-        """Encode in large chunks; a static model is so fast that only coarse progress makes sense. model2vec
-        tokenises large inputs in parallel itself, so chunks stay large."""
+        """Encode in large chunks; a static model is so fast that only coarse progress makes sense. model2vec's own
+        thread pool is off: using every core is ``--workers``' job (:mod:`cotgraph.workers`), and threads on top
+        of worker processes would only fight over the cores."""
         step = max(batch_size * 256, 16384)
         parts: list[np.ndarray] = []
         for start in range(0, len(texts), step):
             chunk = texts[start : start + step]
-            parts.append(np.asarray(self.model.encode(chunk, show_progress_bar=False), dtype=np.float32))
+            vectors = self.model.encode(chunk, show_progress_bar=False, use_multiprocessing=False)
+            parts.append(np.asarray(vectors, dtype=np.float32))
             tick(np.arange(start, start + len(chunk)))
         return np.concatenate(parts, axis=0)
 

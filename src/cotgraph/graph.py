@@ -336,7 +336,7 @@ def kmeans_states(emb: np.ndarray, k: int | None = None) -> list[int]:
         start, minit = _kmeans_plusplus(data, k), "matrix"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an empty cluster is just a state never visited
-        _, labels = kmeans2(data, start, iter=20, minit=minit, rng=0)
+        _, labels = kmeans2(data, start, iter=20, minit=minit, rng=0, check_finite=False)  # unit vectors
     return _in_visit_order(labels)
 
 

@@ -123,8 +123,10 @@ def analyze_ray(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         actors = max(1, min(config.workers if config.workers > 1 else cpus, cpus))
         dataset = (
-            ray.data.from_items(files, override_num_blocks=len(files))
-            .flat_map(_read_one, fn_kwargs={"options": options}, num_cpus=0)  # reading is light: no CPU held
+            ray.data.from_items(files, override_num_blocks=max(1, -(-len(files) // 16)))  # 16 files a task
+            # Reading is light: it holds no CPU (the actors hold them all), one task at a time, so that Ray
+            # does not start a worker process per file.
+            .flat_map(_read_one, fn_kwargs={"options": options}, num_cpus=0, concurrency=1)
             .map_batches(
                 _Analyse,
                 fn_constructor_args=(config,),

@@ -55,6 +55,8 @@ ROWS_REVISION = "3"
 dead ends, the trace's truncation and redacted blocks; 3: step kinds from the learned classifier,
 k-means states). It is part of the content hash, so the next ingest into an older store analyses
 its traces again."""
+WRITE_MEMORY_LIMIT = "256MB"
+"""DuckDB's memory limit on a store opened for writing (``analyze --db``)."""
 _TRACE_TABLES = ("traces", "steps", "edges", "beliefs", "hypotheses", "metrics")
 
 
@@ -84,6 +86,10 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
         if not read_only:
+            # DuckDB's buffer pool may grow to 80% of RAM by default, and writing a corpus fills it
+            # with pages already on disk: a bounded pool keeps an ingest's memory flat however
+            # large the store grows (it spills and evicts beyond this).
+            self.con.execute(f"SET memory_limit = '{WRITE_MEMORY_LIMIT}'")
             self._ensure_schema()
         else:
             self._check_version()

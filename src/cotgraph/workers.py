@@ -27,9 +27,9 @@ from cotgraph.model import Analysis, Trace
 
 __all__ = ["WorkerPool", "analyze_parallel", "chunk_traces", "default_workers"]
 
-CHUNK_STEPS = 4096
+CHUNK_STEPS = 2048
 """Roughly how many characters' worth of steps (counted as characters / 80) go into one chunk."""
-CHUNK_TRACES = 64
+CHUNK_TRACES = 32
 """At most this many traces per chunk."""
 
 
@@ -49,12 +49,15 @@ def _start_worker(config: AnalyzeConfig, threads: int) -> None:
     from cotgraph.embed import get_embedder
     from cotgraph.engine import make_kind_model, make_tagger
 
-    try:
-        import torch
+    # The workers share the cores: each keeps to its share of threads (torch, BLAS/OpenMP, and the
+    # tokenizers' Rust pool), or N processes × every core's threads fight over the same cores.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(threads)  # the workers share the cores, not each take all of them
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    _worker["limits"] = threadpool_limits(threads)
+    import torch
+
+    torch.set_num_threads(threads)
     embedder = get_embedder(config.embedder, device=config.device)
     make_tagger(config, embedder)
     make_kind_model(config, embedder)

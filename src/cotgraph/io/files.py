@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from cotgraph.io.inspect_log import is_inspect_log, read_eval_archive, read_log_document
+from cotgraph.io.inspect_log import is_inspect_log, read_eval_archive, read_log_document, read_log_samples
 from cotgraph.io.markup import split_any
 from cotgraph.io.options import FileFormat, LoadOptions
 from cotgraph.io.records import WRAPPER_KEYS, Origin, RecordSkipped, TraceBuilder, Where, extract
@@ -223,7 +223,87 @@ def _read_text(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Tra
     yield b.from_split(split, used=set()) if split else b.build(text)
 
 
+STREAM_BYTES = 32 * 2**20
+"""JSON files at least this large (on disk) are streamed record by record, not parsed whole."""
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def _top_level(path: Path) -> tuple[str, dict[str, str]]:
+    """A JSON document's shape, read as a stream: ``array``, or ``object`` with the first parse
+    event of each top-level value (``start_map``, ``start_array``, ``string`` …), or ``other``."""
+    import ijson
+
+    keys: dict[str, str] = {}
+    current: str | None = None
+    with _open_bytes(path) as fh:
+        for prefix, event, value in ijson.parse(fh):
+            if prefix == "":
+                if event == "start_array":
+                    return "array", {}
+                if event == "map_key":
+                    current = value
+                elif event not in ("start_map", "end_map"):
+                    return "other", {}
+            elif current is not None and prefix == current and current not in keys:
+                keys[current] = event
+    return "object", keys
+
+
+def _stream_json(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped] | None:
+    """The records of a large JSON file, parsed one at a time (ijson), so that memory is bounded
+    by the largest record: an Inspect ``.json`` log's samples, a top-level array of records, or
+    the array under a wrapper key. ``None`` for the shapes that are one trace as a whole (a list
+    of step objects or of thought strings, a single record), which are read whole as before."""
+    import ijson
+
+    shape, keys = _top_level(path)
+
+    def items(prefix: str) -> Iterator[Any]:
+        with _open_bytes(path) as fh:
+            yield from ijson.items(fh, prefix, use_float=True)
+
+    if shape == "array" and not options.text_field:
+        first = next(items("item"), None)
+        if (
+            first is None
+            or isinstance(first, str)
+            or (isinstance(first, Mapping) and first and set(first) <= set(_STEP_TEXT_KEYS) | set(_STEP_LABEL_KEYS))
+        ):
+            return None
+        return _records(path, enumerate(items("item")), options, origin)
+    if shape == "array":
+        return _records(path, enumerate(items("item")), options, origin)
+    if shape != "object":
+        return None
+    if keys.get("eval") == "start_map" and ("samples" in keys or "version" in keys):
+        eval_spec = next(items("eval"), {})
+        samples = items("samples.item") if keys.get("samples") == "start_array" else iter(())
+        return read_log_samples(eval_spec, samples, path, options, origin.key)
+    wrapped = [k for k in WRAPPER_KEYS if keys.get(k) == "start_array"]
+    if wrapped and not options.text_field and len(keys) <= 3:
+        return _records(path, enumerate(items(f"{wrapped[0]}.item")), options, origin)
+    return None
+
+
 def _read_json(path: Path, options: LoadOptions, origin: Origin) -> Iterator[Trace | Skipped]:
+    if path.stat().st_size >= STREAM_BYTES:
+        import ijson
+
+        last: int | None = None
+        try:
+            streamed = _stream_json(path, options, origin)
+            if streamed is not None:
+                for item in streamed:
+                    last = item.source.record if isinstance(item, Trace) else item.record
+                    yield item
+                return
+        except ijson.JSONError as exc:
+            after = "" if last is None else f" after record {last}; the records that follow it were not read"
+            yield Skipped(path=str(path), reason=f"invalid JSON{after}: {exc}")
+            return
     with _open_text(path) as fh:
         try:
             document = json.load(fh)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +114,15 @@ def read_log_document(
     document: Mapping[str, Any], path: Path, options: LoadOptions, key: str | None = None
 ) -> Iterator[Trace | Skipped]:
     """Traces from an ``EvalLog`` already parsed from a ``.json`` log."""
-    eval_spec = document.get("eval") or {}
-    samples = document.get("samples") or []
-    if not samples:
-        yield Skipped(path=str(path), reason="the log holds no samples")
-        return
+    yield from read_log_samples(document.get("eval") or {}, document.get("samples") or [], path, options, key)
+
+
+def read_log_samples(
+    eval_spec: Mapping[str, Any], samples: Iterable[Any], path: Path, options: LoadOptions, key: str | None = None
+) -> Iterator[Trace | Skipped]:
+    """Traces from the samples of a ``.json`` log, one sample at a time (a large log's samples
+    are streamed, :mod:`cotgraph.io.files`)."""
+    record_no = -1
     for record_no, sample in enumerate(samples):
         if not isinstance(sample, Mapping):
             yield Skipped(path=str(path), record=record_no, reason="sample is not an object")
@@ -127,3 +131,5 @@ def read_log_document(
             yield from sample_traces(sample, Where(path=path, record=record_no, key=key), options, eval_spec)
         except RecordSkipped as exc:
             yield Skipped(path=str(path), record=record_no, reason=str(exc))
+    if record_no < 0:
+        yield Skipped(path=str(path), reason="the log holds no samples")
