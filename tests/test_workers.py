@@ -73,6 +73,6 @@ def test_analyze_parallel_keeps_input_order_and_matches_one_process() -> None:
 
 def test_workers_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        list(analyze_parallel([], AnalyzeConfig(), workers=0))
+        list(analyze_parallel([], AnalyzeConfig(), workers=-1))
     proc = cli("analyze", "examples", "--workers", "0")
     assert proc.returncode == 64

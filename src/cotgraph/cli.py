@@ -390,7 +390,6 @@ def _states(value: str) -> str:
 
 def _analyze_config(values: dict[str, Any]) -> AnalyzeConfig:
     from cotgraph.engine import AnalyzeConfig
-    from cotgraph.workers import default_workers
 
     beliefs = values["beliefs"]
     from cotgraph.graph import GraphConfig
@@ -405,7 +404,7 @@ def _analyze_config(values: dict[str, Any]) -> AnalyzeConfig:
         belief_weights=values["belief_weights"],
         min_prob=values["min_prob"],
         kind_weights=values["kind_weights"],
-        workers=values["workers"] if values["workers"] is not None else default_workers(),
+        workers=values["workers"] or 0,  # 0: every core (the Ray engine: every CPU of the cluster)
     )
 
 

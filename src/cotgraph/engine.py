@@ -52,8 +52,8 @@ class AnalyzeConfig:
     in use, else the rule), a ``.npz`` file made by ``cotgraph train-kinds``, or ``None``/``"none"``
     for the marker-and-cue rule."""
     workers: int = 1
-    """Processes to analyse in (:func:`cotgraph.workers.analyze_parallel`); 1 runs in this one.
-    :func:`analyze_many` itself always runs here."""
+    """Processes to analyse in (:func:`cotgraph.workers.analyze_parallel`); 1 runs in this one,
+    0 means every core. :func:`analyze_many` itself always runs here."""
     chunk_steps: int = 16384
     """Steps gathered from consecutive traces before one embedding call."""
     batch_size: int = 64

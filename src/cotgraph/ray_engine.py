@@ -87,8 +87,8 @@ def analyze_ray(
     batch_traces: int = 16,
 ) -> Iterator[Analysis | Skipped]:
     """Analyses of every trace in the inputs, and every skipped record, in input order, computed
-    on a Ray cluster. ``num_cpus`` (a local instance only) and ``config.workers`` bound the
-    actors: one per CPU by default."""
+    on a Ray cluster: one actor per CPU of the cluster, or ``config.workers`` actors when that is
+    above 1. ``num_cpus`` sizes a local instance started here."""
     try:
         import ray
         import ray.data

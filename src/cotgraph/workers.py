@@ -137,15 +137,15 @@ def analyze_parallel(
     embedder: Embedder | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Analysis]:
-    """Analyse traces in ``workers`` processes (default: every core), yielding in input order.
+    """Analyse traces in ``workers`` processes (``None`` or 0: every core), yielding in input order.
     ``progress`` is called with the number of steps analysed so far. With one worker, or with
     corpus-wide states (every trace must be embedded before the first is analysed), this is
     :func:`cotgraph.engine.analyze_many` in this process, with ``embedder`` when given (the
     workers load their own); so is an input small enough for one chunk."""
     config = config or AnalyzeConfig()
-    workers = default_workers() if workers is None else workers
+    workers = workers or default_workers()  # None or 0: every core
     if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+        raise ValueError(f"workers must be at least 1 (or 0 for every core), got {workers}")
     if workers == 1 or config.graph.states == "corpus":
         yield from analyze_many(traces, config, embedder=embedder, progress=progress)
         return
