@@ -102,3 +102,18 @@ def test_cli_ray_address_needs_the_ray_engine() -> None:
     proc = cli("analyze", "examples", "--ray-address", "auto")
     assert proc.returncode == 64
     assert "--engine ray" in proc.stderr
+
+
+def test_cli_ray_engine_fills_the_store_the_local_engine_fills(tmp_path: Path) -> None:
+    rows = {}
+    for engine in ("local", "ray"):
+        db = tmp_path / f"{engine}.duckdb"
+        proc = cli("analyze", "examples", "--embedder", "fast", "--engine", engine, "--db", str(db), "--no-text")
+        assert proc.returncode == 0, proc.stderr
+        with duckdb.connect(str(db), read_only=True) as con:
+            rows[engine] = {
+                table: con.execute(f"SELECT * EXCLUDE (trace_id), trace_id FROM {table} ORDER BY ALL").fetchall()
+                for table in ("steps", "edges", "beliefs", "metrics")
+            }
+            assert con.execute("SELECT count(*), count(reasoning) FROM traces").fetchone() == (10, 0)
+    assert rows["ray"] == rows["local"]
