@@ -66,6 +66,11 @@ SETS = (
 )
 
 
+def machine() -> str:
+    """The processor and its core count, for every result."""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
 def read_all(data: Path, limit: int | None) -> list:
     traces = []
     for name, options in SETS:
@@ -187,7 +192,7 @@ def run_workers(data: Path, limit: int | None, workers: int) -> dict[str, object
     assert parallel == serial, "the pool's output differs from one process's"
     steps = sum(len(a["steps"]) for a in serial)
     return {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "traces": len(traces),
         "steps": steps,
         "workers": workers,
@@ -228,7 +233,7 @@ def run_engines(data: Path, workers: int) -> dict[str, object]:
     assert remote == local, "the Ray engine's output differs from the local engine's"
     steps = sum(len(a["steps"]) for a in local)
     return {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "inputs": [str(p.relative_to(data)) for p in inputs],
         "traces": len(local),
         "steps": steps,
@@ -276,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(
                 json.dumps(
-                    {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "long": rows},
+                    {"machine": machine(), "long": rows},
                     indent=2,
                 )
             )
@@ -317,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     fast_kinds_rule_s, _, _ = run_pipeline(args.data, args.limit, "fast", kind_weights="none")
 
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {default.device}",
+        "machine": f"{machine()}, {default.device}",
         "traces": n,
         "steps": steps,
         "unique_step_texts": len(set(texts)),

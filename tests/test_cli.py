@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -17,10 +15,7 @@ STANCES = {"raised", "entertained", "endorsed", "rejected"}
 KINDS = {"plan", "retrieve", "compute", "verify", "backtrack", "explore", "conclude", "reason"}
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("cotgraph", path=str(Path(sys.executable).parent))
-    cmd = [exe] if exe else [sys.executable, "-c", "from cotgraph.cli import main; main()"]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+run = run_cli
 
 
 def test_inspect_json_on_examples_lists_every_trace() -> None:

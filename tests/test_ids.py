@@ -4,8 +4,6 @@ store without the full texts."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -18,15 +16,6 @@ REASONING = (
     "Okay, the question asks for 17 times 3. Let me compute: 17 times 3 is 51. "
     "Wait, let me double-check that: 10 times 3 is 30 and 7 times 3 is 21, so 51. The answer is 51."
 )
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from cotgraph.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
@@ -88,14 +77,14 @@ def test_id_field_collision_is_an_error_naming_both_records(two_runs: Path) -> N
     assert str(two_runs / "run-b" / "samples.jsonl") + " record 0" in message
 
 
-def test_id_field_collision_on_the_command_line_is_one_line_and_exit_1(two_runs: Path) -> None:
+def test_id_field_collision_on_the_command_line_is_one_line_and_exit_1(two_runs: Path, cli) -> None:
     proc = cli("inspect", str(two_runs), "--id-field", "id", "--json")
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr and "'q1'" in proc.stderr and "run-b" in proc.stderr
 
 
-def test_no_text_store_keeps_structure_without_texts(two_runs: Path, tmp_path: Path) -> None:
+def test_no_text_store_keeps_structure_without_texts(two_runs: Path, tmp_path: Path, cli) -> None:
     full, bare = tmp_path / "full.duckdb", tmp_path / "bare.duckdb"
     common = ("--embedder", "fast", "--granularity", "sentence")
     assert cli("analyze", str(two_runs), "--db", str(full), *common).returncode == 0
@@ -113,7 +102,7 @@ def test_no_text_store_keeps_structure_without_texts(two_runs: Path, tmp_path: P
     assert len(json.loads(shown.stdout)) == 4
 
 
-def test_no_text_without_a_store_is_a_usage_error(two_runs: Path) -> None:
+def test_no_text_without_a_store_is_a_usage_error(two_runs: Path, cli) -> None:
     proc = cli("analyze", str(two_runs), "--no-text")
     assert proc.returncode == 64
     assert "--db" in proc.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -65,16 +63,7 @@ def test_ray_engine_keeps_the_id_rules(local_ray, tmp_path: Path) -> None:
     assert got == [t.id for t in load(inputs).traces] == ["x.jsonl:q1", "x.jsonl:q1~2"]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from cotgraph.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-
-
-def test_cli_ray_engine_writes_what_the_local_engine_writes(tmp_path: Path) -> None:
+def test_cli_ray_engine_writes_what_the_local_engine_writes(tmp_path: Path, cli) -> None:
     """Started from the command line, the engine starts (and stops) its own local instance; its
     JSON Lines and Parquet tables are the local engine's."""
     common = ("examples", "--embedder", "fast")
@@ -98,13 +87,13 @@ def test_cli_ray_engine_writes_what_the_local_engine_writes(tmp_path: Path) -> N
     assert len(tables["local"]["traces"]) == len(local.read_text().splitlines())
 
 
-def test_cli_ray_address_needs_the_ray_engine() -> None:
+def test_cli_ray_address_needs_the_ray_engine(cli) -> None:
     proc = cli("analyze", "examples", "--ray-address", "auto")
     assert proc.returncode == 64
     assert "--engine ray" in proc.stderr
 
 
-def test_cli_ray_engine_fills_the_store_the_local_engine_fills(tmp_path: Path) -> None:
+def test_cli_ray_engine_fills_the_store_the_local_engine_fills(tmp_path: Path, cli) -> None:
     rows = {}
     for engine in ("local", "ray"):
         db = tmp_path / f"{engine}.duckdb"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -19,17 +17,8 @@ BRANCHES = DATA / "thought-branches"
 needs_data = pytest.mark.skipif(not BRANCHES.is_dir(), reason="needs ../shared/data")
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from cotgraph.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-
-
 @needs_data
-def test_two_workers_write_byte_identical_json(tmp_path: Path) -> None:
+def test_two_workers_write_byte_identical_json(tmp_path: Path, cli) -> None:
     traces = load(BRANCHES).traces
     assert len(list(chunk_traces(traces))) >= 3  # the pool really runs: more than one chunk
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
@@ -42,7 +31,7 @@ def test_two_workers_write_byte_identical_json(tmp_path: Path) -> None:
 
 
 @needs_data
-def test_two_workers_fill_the_same_store(tmp_path: Path) -> None:
+def test_two_workers_fill_the_same_store(tmp_path: Path, cli) -> None:
     stores = []
     for workers in ("1", "2"):
         db = tmp_path / f"w{workers}.duckdb"
@@ -71,7 +60,7 @@ def test_analyze_parallel_keeps_input_order_and_matches_one_process() -> None:
     assert seen and seen == sorted(seen) and seen[-1] == sum(len(a["steps"]) for a in serial)
 
 
-def test_workers_must_be_positive() -> None:
+def test_workers_must_be_positive(cli) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         list(analyze_parallel([], AnalyzeConfig(), workers=-1))
     proc = cli("analyze", "examples", "--workers", "0")

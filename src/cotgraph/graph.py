@@ -109,6 +109,13 @@ class _Band:
             self.sims = self.emb[self.lo : self.hi] @ self.emb[self.col0 : self.hi].T
         return self.sims[i - self.lo], self.col0
 
+    def cosine(self, i: int, j: int) -> float:
+        """Step ``i``'s cosine with an earlier step ``j`` (``i`` in the current block); a ``j``
+        before the block's columns (a fallback target far back) is one dot product."""
+        if j >= self.col0:
+            return float(self.sims[i - self.lo, j - self.col0])
+        return float(self.emb[i] @ self.emb[j])
+
     def most_similar_earlier(self, gap: int) -> dict[int, int]:
         """For each row of the current block, the most similar step j with i − window ≤ j ≤ i − gap
         (the later one on ties); rows without any are left out."""
@@ -214,9 +221,6 @@ def build_graph(
         if band.lo != restates_of:
             restates, restates_of = band.most_similar_earlier(gap=2), band.lo
 
-        def sim(j: int, row: np.ndarray = row, col0: int = col0, i: int = i) -> float:
-            return float(row[j - col0]) if j >= col0 else float(emb[i] @ emb[j])
-
         if kind == "backtrack" and i >= 2:
             found = _best(row, col0, range(lo, i - 1), i, config)
             if found and found[1] >= config.backtrack_min_sim:
@@ -226,7 +230,7 @@ def build_graph(
             # The line from the step before down to (not including) the common ancestor is left.
             _abandon(parent, i - 1, target, abandoned)
             parent[i], tree_type[i] = target, "backtrack"
-            add(i, target, "backtrack", score if score is not None else sim(target))
+            add(i, target, "backtrack", score if score is not None else band.cosine(i, target))
         elif kind == "explore" and i >= 2:
             candidates = []
             node = parent[i - 1]
@@ -239,7 +243,7 @@ def build_graph(
             else:
                 start = line_start[i - 1]
                 point = parent[start] if parent[start] >= 0 else start
-                score = sim(point)
+                score = band.cosine(i, point)
             parent[i], tree_type[i] = point, "branch"
             add(point, i, "branch", score)
         else:
@@ -252,11 +256,11 @@ def build_graph(
                 target, score = found
             else:
                 target = next((j for j in range(i - 1, lo - 1, -1) if kinds[j] in ("compute", "conclude")), i - 1)
-                score = sim(target)
+                score = band.cosine(i, target)
             add(i, target, "verify", score)
         j = restates.get(i, -1)
         if j >= 0 and row[j - col0] >= config.revisit_min_sim:
-            add(i, j, "revisit", sim(j))
+            add(i, j, "revisit", band.cosine(i, j))
 
     dead = _dead_ends(parent, abandoned, edges.values())
 

@@ -28,7 +28,7 @@ from cotgraph.model import Analysis, Trace
 __all__ = ["WorkerPool", "analyze_parallel", "chunk_traces", "default_workers"]
 
 CHUNK_STEPS = 2048
-"""Roughly how many characters' worth of steps (counted as characters / 80) go into one chunk."""
+"""About how many steps go into one chunk (a trace's steps estimated as its characters / 80)."""
 CHUNK_TRACES = 32
 """At most this many traces per chunk."""
 
