@@ -85,6 +85,16 @@
     button.addEventListener("click", function () { select(h.first_step, true); });
     hypotheses.appendChild(button);
   });
+  var outcomes = page.trace.outcomes || {};
+  Object.keys(outcomes).sort().forEach(function (name) {
+    var value = outcomes[name];
+    var chip = el("span", "metric outcome");
+    chip.appendChild(el("span", "metric-value", value === true ? "yes" : value === false ? "no" : fmt(value)));
+    chip.appendChild(el("span", "metric-label", name));
+    chip.title = "outcome kept with the trace (cotgraph outcomes links it to the beliefs)";
+    $("outcomes").appendChild(chip);
+    $("outcomes").hidden = false;
+  });
   var metricsTable = $("metrics-table");
   Object.keys(page.metrics).sort().forEach(function (name) {
     var row = el("tr");

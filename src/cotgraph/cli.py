@@ -78,6 +78,22 @@ KeepAnnotationsOpt = Annotated[
     bool,
     typer.Option("--keep-annotations", help="Keep data-set annotation tags (Thoughtology's <BLOOM>…) in the text."),
 ]
+OutcomeFieldOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--outcome-field",
+        help="Dotted path to an outcome in each record (bool or number: passed, harmful, a score); repeatable.",
+        show_default=False,
+    ),
+]
+OutcomeExprOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--outcome-expr",
+        help="An outcome from two fields: '[NAME=]LEFT OP RIGHT' ('followed_hint=answer == cue_answer'); repeatable.",
+        show_default=False,
+    ),
+]
 GranularityOpt = Annotated[str, typer.Option("--granularity", "-g", help="sentence, step or paragraph.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (see docs/cli.md).")]
 
@@ -91,6 +107,8 @@ _INPUT_PARAMS: list[tuple[str, Any, Any]] = [
     ("model", ModelOpt, None),
     ("model_from_path", ModelFromPathOpt, None),
     ("keep_annotations", KeepAnnotationsOpt, False),
+    ("outcome_fields", OutcomeFieldOpt, None),
+    ("outcome_exprs", OutcomeExprOpt, None),
 ]
 
 
@@ -105,7 +123,15 @@ def _load_options(values: dict[str, Any]) -> LoadOptions:
             re.compile(values["model_from_path"])
         except re.error as exc:
             raise typer.BadParameter(f"not a regular expression: {exc}", param_hint="--model-from-path") from None
-    return LoadOptions(format=fmt, **{k: v for k, v in values.items() if k != "fmt"})
+    from cotgraph.io.outcome_fields import OutcomeSpecError, parse_outcome_specs
+
+    fields, exprs = tuple(values["outcome_fields"] or ()), tuple(values["outcome_exprs"] or ())
+    try:
+        parse_outcome_specs(fields, exprs)
+    except OutcomeSpecError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--outcome-field/--outcome-expr") from None
+    rest = {k: v for k, v in values.items() if k not in ("fmt", "outcome_fields", "outcome_exprs")}
+    return LoadOptions(format=fmt, outcome_fields=fields, outcome_exprs=exprs, **rest)
 
 
 def _resolve(annotation: Any, command: Callable[..., None]) -> Any:
@@ -1129,6 +1155,205 @@ def compare_cmd(
     raise typer.Exit(EXIT_OK)
 
 
+@app.command("outcomes")
+def outcomes_cmd(
+    db: DbOpt,
+    outcome: Annotated[
+        str | None,
+        typer.Option("--outcome", help="The outcome to link (a name given at ingest); default: the store's only one."),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Also per group: model, channel, source_path or metadata.KEY."),
+    ] = None,
+    belief: Annotated[
+        list[str] | None, typer.Option("--belief", help="Only this belief (repeat); default: every belief explored.")
+    ] = None,
+    explains: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--explains",
+            help="The belief that explains the outcome (repeat for several): adds the verbalisation gap.",
+        ),
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            help="Regex (case-insensitive) finding the step that acts out the outcome: did each belief come first?",
+        ),
+    ] = None,
+    n_boot: Annotated[int, typer.Option("--boot", min=100, help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    as_json: JsonOpt = False,
+    csv_dir: Annotated[
+        str | None, typer.Option("--csv", help="Write outcome_links.csv (and verbalisation_gap.csv) here.")
+    ] = None,
+    plots_dir: Annotated[str | None, typer.Option("--plots", help="Write the PNG and SVG plot here.")] = None,
+) -> None:
+    """Link beliefs to an outcome: P(outcome | explored) vs not, intervals, an exact test; the verbalisation gap."""
+    from rich.markup import escape
+
+    from cotgraph.outcomes import OutcomeError, available_outcomes, from_store, outcome_report
+
+    with _open_corpus(db) as corpus:
+        known = available_outcomes(corpus.con)
+        if outcome is None:
+            if len(known) != 1:
+                names = ", ".join(f"{k} ({v} traces)" for k, v in known.items())
+                _error(
+                    f"name the outcome with --outcome: {db} holds {names}"
+                    if known
+                    else f"{db} holds no outcomes: ingest with --outcome-field or --outcome-expr "
+                    "(an Inspect log's scores are kept without them)"
+                )
+                raise typer.Exit(EXIT_USAGE if known else EXIT_NOTHING)
+            outcome = next(iter(known))
+        try:
+            data = from_store(corpus.con, outcome, by=by, action=action)
+            report = outcome_report(data, beliefs=belief, explains=explains or (), n_boot=n_boot, seed=seed)
+        except (OutcomeError, ValueError) as exc:
+            _error(exc)
+            raise typer.Exit(EXIT_USAGE) from None
+    written = report.to_csv(csv_dir) if csv_dir else []
+    written += report.plot(plots_dir) if plots_dir else []
+    if as_json:
+        _json_line(report.to_json())
+        raise typer.Exit(EXIT_OK)
+    stat = "P" if report.binary else "mean"
+    title = (
+        f"{stat}({outcome}) when a belief was explored vs not, {report.n_traces} traces"
+        f"{f', {report.missing} without the outcome left out' if report.missing else ''} "
+        "(95% bootstrap CI; p: Fisher exact" + (")" if report.binary else " / Mann-Whitney U)")
+    )
+    table = Table(title=title, title_justify="left")
+    columns = ["belief", "group", "explored (n)", "95% CI", "not (n)", "95% CI", "difference", "p"]
+    if action is not None:
+        columns.append("before action (n)")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for r in report.links:
+        cells = [
+            r["belief"],
+            escape(r["group"]),
+            f"{_fmt(r['explored'])} ({r['n_explored']})",
+            escape(f"[{_fmt(r['explored_ci_low'])}, {_fmt(r['explored_ci_high'])}]"),
+            f"{_fmt(r['not'])} ({r['n_not']})",
+            escape(f"[{_fmt(r['not_ci_low'])}, {_fmt(r['not_ci_high'])}]"),
+            _fmt(r["difference"]),
+            _fmt_p(r["p_value"]),
+        ]
+        if action is not None:
+            cells.append(f"{_fmt(r['before_action'])} ({r['n_action']})")
+        table.add_row(*cells)
+    out.print(table)
+    if report.gaps:
+        table = Table(
+            title=f"verbalisation gap: traces with {outcome} whose CoT never raised {', '.join(explains or ())}",
+            title_justify="left",
+        )
+        for col in ("group", "with outcome", "silent", "gap", "95% CI"):
+            table.add_column(col)
+        for r in report.gaps:
+            table.add_row(
+                escape(r["group"]),
+                str(r["n_outcome"]),
+                str(r["n_silent"]),
+                _fmt(r["gap"]),
+                escape(f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"),
+            )
+        out.print(table)
+    for path in written:
+        err.print(f"wrote {path}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("counterfactual")
+@reads_traces
+@analyzes_traces
+def counterfactual_cmd(
+    inputs: Inputs,
+    options: LoadOptions,
+    config: AnalyzeConfig,
+    base_field: Annotated[
+        str,
+        typer.Option(
+            "--base-field",
+            help="Dotted path to the same model's CoT without the cue, in each record.",
+        ),
+    ] = "base_reasoning_text",
+    n_boot: Annotated[int, typer.Option("--boot", min=100, help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pair each record's CoT with the cue and the same model's CoT without it: beliefs only with the cue, structure."""
+    import dataclasses
+
+    from cotgraph.outcomes import paired_counterfactuals
+
+    skipped: list[Skipped] = []
+    base_skipped: list[Skipped] = []
+    cued = list(_analyses(inputs, options, config, skipped))
+    base_options = dataclasses.replace(options, text_field=base_field)
+    base = {
+        (a.trace.source.path, a.trace.source.record, a.trace.source.part): a
+        for a in _analyses(inputs, base_options, config, base_skipped)
+    }
+    pairs = []
+    for a in cued:
+        key = (a.trace.source.path, a.trace.source.record, a.trace.source.part)
+        if key in base:
+            pairs.append((a, base[key]))
+        else:
+            skipped.append(
+                Skipped(
+                    path=a.trace.source.path,
+                    record=a.trace.source.record,
+                    reason=f"no CoT without the cue: no usable '{base_field}' field",
+                )
+            )
+    _report_skipped(skipped)
+    if not pairs:
+        _error(f"no record holds both its CoT and a CoT without the cue ('{base_field}')")
+        raise typer.Exit(EXIT_NOTHING)
+    result = paired_counterfactuals(pairs, n_boot=n_boot, seed=seed)
+    if as_json:
+        _json_line(result)
+        raise typer.Exit(_exit_code(len(pairs), skipped))
+    table = Table(
+        title=f"beliefs with and without the cue, {result['n_pairs']} pairs (p: exact McNemar)", title_justify="left"
+    )
+    for col in ("belief", "only with cue", "only without", "both", "neither", "p"):
+        table.add_column(col)
+    for r in result["beliefs"]:
+        table.add_row(
+            r["belief"],
+            str(r["only_with_cue"]),
+            str(r["only_without_cue"]),
+            str(r["both"]),
+            str(r["neither"]),
+            _fmt_p(r["mcnemar_exact_p"]),
+        )
+    out.print(table)
+    table = Table(
+        title="structure with cue - without (mean paired difference, 95% bootstrap CI; p: Wilcoxon)",
+        title_justify="left",
+    )
+    for col in ("metric", "with cue", "without", "difference", "95% CI", "p"):
+        table.add_column(col)
+    for r in result["structure"]:
+        table.add_row(
+            r["metric"],
+            _fmt(r["with_cue"]),
+            _fmt(r["without_cue"]),
+            _fmt(r["mean_difference"]),
+            f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
+            _fmt_p(r["wilcoxon_p"]),
+        )
+    out.print(table)
+    raise typer.Exit(_exit_code(len(pairs), skipped))
+
+
 # --- rendering -----------------------------------------------------------------------------
 
 OptionalInputs = Annotated[
@@ -1206,6 +1431,60 @@ def render_cmd(
     raise typer.Exit(_exit_code(1, skipped))
 
 
+@app.command("export")
+@reads_traces
+@analyzes_traces
+def export_cmd(
+    options: LoadOptions,
+    config: AnalyzeConfig,
+    inputs: OptionalInputs = None,
+    docent: Annotated[
+        str | None,
+        typer.Option("--docent", help="Write Docent agent runs here (JSON Lines; pip install 'cotgraph[docent]')."),
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Export the traces of this store instead of files.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="With --db: only the traces matching this expression.")
+    ] = None,
+) -> None:
+    """Export analyses for other tools: --docent writes one Docent agent run per trace, tags and metrics as metadata."""
+    if docent is None:
+        err.print("error: name what to export: --docent FILE", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
+    if bool(inputs) == bool(db):
+        err.print("error: give input files or --db (one of them)", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
+    if query is not None and db is None:
+        raise typer.BadParameter("--query needs --db", param_hint="--query")
+    try:
+        from cotgraph.docent_export import write_agent_runs
+    except ImportError as exc:
+        _error(f"--docent needs the Docent SDK: pip install 'cotgraph[docent]' ({exc})")
+        raise typer.Exit(EXIT_NOTHING) from None
+    skipped: list[Skipped] = []
+    if db:
+        with _open_corpus(db) as corpus:
+            try:
+                ids = corpus.store.trace_ids() if query is None else [r[0] for r in corpus.query(query).rows]
+            except ValueError as exc:
+                _error(exc)
+                raise typer.Exit(EXIT_USAGE) from None
+            try:
+                n = write_agent_runs((corpus.analysis(tid) for tid in ids), docent)
+            except OSError as exc:
+                _error(f"cannot write {docent}: {exc.strerror or exc}")
+                raise typer.Exit(EXIT_NOTHING) from None
+    else:
+        try:
+            n = write_agent_runs(_analyses(inputs or [], options, config, skipped), docent)
+        except OSError as exc:
+            _error(f"cannot write {docent}: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_NOTHING) from None
+    _report_skipped(skipped)
+    err.print(f"{n} agent runs → {docent}", markup=False, highlight=False)
+    raise typer.Exit(_exit_code(n, skipped))
+
+
 @app.command("report")
 def report_cmd(
     db: DbOpt,
@@ -1278,6 +1557,13 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
+
+
+def _fmt_p(value: float | None) -> str:
+    """A p-value: three decimals, or two significant digits below 0.001."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
 def _version_callback(value: bool) -> None:

@@ -63,6 +63,10 @@ class Trace(BaseModel):
     truncated: bool = False
     """The reasoning was cut off (an opening ``<think>`` with no closing tag)."""
     metadata: dict[str, Any] = Field(default_factory=dict)
+    outcomes: dict[str, bool | float] = Field(default_factory=dict)
+    """What the model then did, read from the record (``--outcome-field``, ``--outcome-expr``,
+    an Inspect sample's scores): a yes/no stays a bool, anything else is a float. Linked to the
+    beliefs by :mod:`cotgraph.outcomes`."""
 
 
 class Step(BaseModel):
@@ -196,6 +200,7 @@ class Analysis(BaseModel):
             "reasoning": trace.reasoning,
             "output": trace.output,
             "metadata": trace.metadata,
+            "outcomes": trace.outcomes,
             "embedder": self.embedder,
             "taxonomy": self.taxonomy,
             "steps": [

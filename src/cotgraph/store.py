@@ -41,6 +41,8 @@ _DDL = (
         trace_id TEXT, belief TEXT, label TEXT, family TEXT, stance TEXT, first_step INTEGER,
         last_step INTEGER, steps INTEGER[], evidence JSON)""",
     "CREATE TABLE IF NOT EXISTS metrics (trace_id TEXT, name TEXT, value DOUBLE, PRIMARY KEY (trace_id, name))",
+    """CREATE TABLE IF NOT EXISTS outcomes (
+        trace_id TEXT, name TEXT, value DOUBLE, is_bool BOOLEAN, PRIMARY KEY (trace_id, name))""",
     """CREATE TABLE IF NOT EXISTS skipped (
         path TEXT, record INTEGER, reason TEXT, seen_at TIMESTAMP, UNIQUE (path, record, reason))""",
 )
@@ -57,7 +59,7 @@ k-means states). It is part of the content hash, so the next ingest into an olde
 its traces again."""
 WRITE_MEMORY_LIMIT = "256MB"
 """DuckDB's memory limit on a store opened for writing (``analyze --db``)."""
-_TRACE_TABLES = ("traces", "steps", "edges", "beliefs", "hypotheses", "metrics")
+_TRACE_TABLES = ("traces", "steps", "edges", "beliefs", "hypotheses", "metrics", "outcomes")
 
 
 class StoreError(Exception):
@@ -67,7 +69,9 @@ class StoreError(Exception):
 def content_hash(trace: Trace, embedder: str | None, taxonomy: str | None) -> str:
     """What decides whether a stored analysis is still the analysis of this trace."""
     digest = hashlib.sha1()
-    parts = (trace.reasoning, trace.model or "", embedder or "", taxonomy or "", STORE_SCHEMA_VERSION, ROWS_REVISION)
+    parts = [trace.reasoning, trace.model or "", embedder or "", taxonomy or "", STORE_SCHEMA_VERSION, ROWS_REVISION]
+    if trace.outcomes:  # a re-ingest with other outcome fields rewrites the trace (outcome-less hashes unchanged)
+        parts.append(json.dumps(trace.outcomes, sort_keys=True))
     for part in parts:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x1f")
@@ -169,6 +173,12 @@ class Store:
             output=t["output"],
             source=Source(path=t["source_path"], record=t["source_record"], part=t["source_part"]),
             metadata=json.loads(t["metadata"]) if t["metadata"] else {},
+            outcomes={
+                name: bool(value) if is_bool else value
+                for name, value, is_bool in con.execute(
+                    "SELECT name, value, is_bool FROM outcomes WHERE trace_id = ? ORDER BY name", [trace_id]
+                ).fetchall()
+            },
             truncated=bool(t.get("truncated")),
             redacted_blocks=t.get("redacted_blocks") or 0,
         )
@@ -340,6 +350,9 @@ _SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "metrics": pa.schema([("trace_id", pa.string()), ("name", pa.string()), ("value", pa.float64())]),
+    "outcomes": pa.schema(
+        [("trace_id", pa.string()), ("name", pa.string()), ("value", pa.float64()), ("is_bool", pa.bool_())]
+    ),
 }
 
 
@@ -395,6 +408,10 @@ def _rows(analysis: Analysis, *, text: bool = True) -> dict[str, list[dict[str, 
         {"trace_id": tid, "name": name, "value": None if value is None else float(value)}
         for name, value in analysis.metrics.items()
     ]
+    outcomes = [
+        {"trace_id": tid, "name": name, "value": float(value), "is_bool": isinstance(value, bool)}
+        for name, value in t.outcomes.items()
+    ]
     return {
         "traces": [trace_row],
         "steps": steps,
@@ -402,6 +419,7 @@ def _rows(analysis: Analysis, *, text: bool = True) -> dict[str, list[dict[str, 
         "beliefs": beliefs,
         "hypotheses": hypotheses,
         "metrics": metrics,
+        "outcomes": outcomes,
     }
 
 
@@ -435,7 +453,7 @@ def write_parquet(
     batch_size: int = 256,
 ) -> int:
     """Write analyses as Parquet: one sub-folder per store table (``traces``, ``steps``,
-    ``edges``, ``beliefs``, ``hypotheses``, ``metrics``, ``skipped``), each holding
+    ``edges``, ``beliefs``, ``hypotheses``, ``metrics``, ``outcomes``, ``skipped``), each holding
     ``part-NNNNN.parquet`` files of ``batch_size`` traces, with the store's columns. Memory
     stays bounded by one batch. DuckDB reads a table back with
     ``read_parquet('FOLDER/steps/*.parquet')``. The folder must be new or empty (so that no

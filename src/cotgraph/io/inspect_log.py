@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cotgraph.io.options import LoadOptions
+from cotgraph.io.outcome_fields import inspect_scores
 from cotgraph.io.records import RecordSkipped, TraceBuilder, Where, message_list_traces
 from cotgraph.model import Skipped, Trace
 
@@ -66,7 +67,7 @@ def sample_traces(
         record["target"] = target
     if isinstance(sample.get("input"), str):
         record["question"] = sample["input"]
-    b = TraceBuilder(where, options, record)
+    b = TraceBuilder(where, options, record, outcome_record=sample, outcomes=inspect_scores(sample.get("scores")))
     traces = message_list_traces(b, messages, used={"id"}, default_model=default_model, part_prefix="")
     if not traces:
         n_assistant = sum(1 for m in messages if isinstance(m, Mapping) and m.get("role") == "assistant")

@@ -29,3 +29,9 @@ class LoadOptions:
     keep_annotations: bool = False
     """Keep dataset annotation tags (Thoughtology's ``<BLOOM>`` …) in the text instead of
     stripping them into ``metadata["annotations"]``."""
+    outcome_fields: tuple[str, ...] = ()
+    """Dotted paths to outcomes in each record (``passed``, ``scores.harmful``): kept in
+    ``Trace.outcomes`` under the path (:mod:`cotgraph.io.outcome_fields`)."""
+    outcome_exprs: tuple[str, ...] = ()
+    """Outcomes computed as a comparison of two fields: ``[NAME=]LEFT OP RIGHT``
+    (``followed_hint=answer == cue_answer``)."""

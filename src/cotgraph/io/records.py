@@ -8,6 +8,7 @@ none is reported with the fields it did have, so the user can name the right one
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from cotgraph.io.markup import (
 )
 from cotgraph.io.messages import MessageReasoning, is_assistant, message_reasoning
 from cotgraph.io.options import LoadOptions
+from cotgraph.io.outcome_fields import OutcomeSpec, OutcomeValue, parse_outcome_specs
 from cotgraph.model import Channel, Source, TextPart, Trace, stable_id
 
 REASONING_KEYS = (
@@ -144,13 +146,44 @@ def _text_content(content: Any) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _outcome_specs(fields: tuple[str, ...], exprs: tuple[str, ...]) -> tuple[OutcomeSpec, ...]:
+    return tuple(parse_outcome_specs(fields, exprs))
+
+
 class TraceBuilder:
     """Builds traces for one record, applying the options that hold for all of them."""
 
-    def __init__(self, where: Where, options: LoadOptions, record: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        where: Where,
+        options: LoadOptions,
+        record: Mapping[str, Any] | None,
+        *,
+        outcome_record: Mapping[str, Any] | None = None,
+        outcomes: Mapping[str, OutcomeValue] | None = None,
+    ) -> None:
+        """``outcome_record``: where ``--outcome-field`` paths are looked up, when that is not
+        ``record`` (an Inspect sample); ``outcomes``: outcomes the source itself gives (its scores)."""
         self.where = where
         self.options = options
         self.record = record if record is not None else {}
+        self.outcome_record = outcome_record if outcome_record is not None else self.record
+        self.given_outcomes = dict(outcomes or {})
+
+    def outcomes(self, metadata: Mapping[str, Any]) -> dict[str, OutcomeValue]:
+        """The record's outcomes: the source's own, then the ``--outcome-field`` /
+        ``--outcome-expr`` ones, looked up in the record, then in the trace's metadata (a
+        transcript's header codes, the named groups of its path)."""
+        found = dict(self.given_outcomes)
+        specs = _outcome_specs(self.options.outcome_fields, self.options.outcome_exprs)
+        if specs:
+            view = {**metadata, **self.outcome_record}
+            for spec in specs:
+                value = spec.read(view, get_path)
+                if value is not None:
+                    found[spec.name] = value
+        return found
 
     def _field(self, dotted: str | None) -> Any:
         if dotted is None:
@@ -258,6 +291,7 @@ class TraceBuilder:
             redacted_blocks=redacted,
             truncated=truncated,
             metadata=metadata,
+            outcomes=self.outcomes(metadata),
         )
 
     def from_split(self, split: Split, *, used: set[str], output: str | None = None, **kw: Any) -> Trace:

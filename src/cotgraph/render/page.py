@@ -211,6 +211,7 @@ def page_data(analysis: Analysis) -> dict[str, Any]:
             "source": {**trace.source.model_dump(), "path": Path(trace.source.path).name},
             "reasoning": trace.reasoning,
             "truncated": trace.truncated,
+            "outcomes": {k: v for k, v in trace.outcomes.items() if isinstance(v, bool) or math.isfinite(v)},
             "taxonomy": analysis.taxonomy,
             "embedder": analysis.embedder,
         },

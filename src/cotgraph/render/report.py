@@ -205,6 +205,9 @@ def write_report(
     tables = comparison.to_csv(out / "tables")
     report.files += plot_files + tables
 
+    outcomes = _outcome_sections(corpus, ids, by, out / "plots" / "outcomes", out / "tables")
+    report.files += [f for o in outcomes for f in o.pop("files")]
+
     rows = trace_rows(corpus, ids)
     for row in rows:
         page = report.pages.get(row["trace_id"])
@@ -243,6 +246,7 @@ def write_report(
         "tables": [f"tables/{p.name}" for p in [*tables, traces_csv]],
         "table_metrics": [(m, KEY_METRICS.get(m, m)) for m in TRACE_TABLE_METRICS],
         "rows": rows,
+        "outcomes": outcomes,
         "skipped": report.skipped,
         "skipped_records": int(corpus.con.execute("SELECT count(*) FROM skipped").fetchone()[0]),  # type: ignore[index]
     }
@@ -255,6 +259,38 @@ def write_report(
     )
     report.index.write_text(html, encoding="utf-8")
     return report
+
+
+def _outcome_sections(corpus: Corpus, ids: Sequence[str], by: str, plots: Path, tables: Path) -> list[dict[str, Any]]:
+    """One section per outcome the store holds: the belief → outcome table by group, its plot
+    inlined, its CSV (``tables/outcome_links_NAME.csv``)."""
+    from cotgraph.outcomes import OutcomeError, available_outcomes, from_store, outcome_report
+
+    sections = []
+    wanted = set(ids)
+    for k, name in enumerate(available_outcomes(corpus.con)):
+        try:
+            data = from_store(corpus.con, name, by=by, trace_ids=wanted)
+        except OutcomeError:
+            continue  # none of the reported traces has it
+        result = outcome_report(data)
+        folder = plots / f"{k:02d}"
+        files = result.plot(folder)
+        csv_files = result.to_csv(folder)
+        kept = []
+        for f in csv_files:
+            target = tables / f"{f.stem}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.csv"
+            f.replace(target)
+            kept.append(target)
+        png = next((f for f in files if f.suffix == ".png"), None)
+        sections.append(
+            {
+                **result.to_json(),
+                "plot": _inline_png(png) if png else None,
+                "files": [*files, *kept],
+            }
+        )
+    return sections
 
 
 def _fmt(value: object) -> str:
