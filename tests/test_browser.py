@@ -412,3 +412,38 @@ def test_report_of_hostile_traces_runs_nothing(tmp_path: Path, open_page: Any) -
     assert sorted(ids) == sorted(t.id for t in traces)
     models = page.js("[...document.querySelectorAll('#trace-table tbody tr')].map(r => r.cells[1].textContent)")
     assert sorted(models) == sorted(t.model for t in traces)
+
+
+@needs_data
+def test_outcomes_show_in_the_report_and_beside_the_hypotheses(tmp_path: Path, open_page: Any) -> None:
+    from cotgraph.corpus import Corpus
+    from cotgraph.io import LoadOptions
+
+    options = LoadOptions(outcome_exprs=("followed_hint=answer == cue_answer", "correct=answer == gt_answer"))
+    traces = load(SHARED / "thought-branches" / "faithfulness" / "good_problems", options).traces[:12]
+    db = tmp_path / "c.duckdb"
+    with Store(db) as store:
+        store.write(list(analyze_many(traces, AnalyzeConfig(embedder="fast"))))
+    with Corpus.open(db) as corpus:
+        report = write_report(corpus, tmp_path / "report")
+    page = open_page("report_outcomes")
+    p = page.open(report.index)
+    titles = page.js("[...document.querySelectorAll('#outcomes h3')].map(h => h.textContent)")
+    assert [t.split()[0] for t in titles] == ["correct", "followed_hint"]
+    rows = page.js("document.querySelectorAll('#outcomes table tbody tr').length")
+    with Corpus.open(db) as corpus:
+        explored = corpus.sql("SELECT count(DISTINCT belief) FROM hypotheses").rows[0][0]
+        groups = corpus.sql("SELECT count(DISTINCT model) FROM traces").rows[0][0]
+    assert rows == 2 * explored * (groups + 1)  # each outcome: every belief, for all and per model
+    assert page.js("document.querySelectorAll('#outcomes img').length") == 2
+    assert (tmp_path / "report" / "tables" / "outcome_links_followed_hint.csv").exists()
+    first = next(iter(report.pages))
+    p.click(f"#trace-table td.id a >> text='{first}'")
+    p.wait_for_selector("body[data-ready='1'] #graph canvas", timeout=60_000)
+    chips = page.js(
+        "[...document.querySelectorAll('#outcomes .outcome')].map(c => c.textContent)"
+        + ".concat([document.querySelector('#outcomes').hidden])"
+    )
+    assert chips == ["nocorrect", "yesfollowed_hint", False]  # value, then name; every trace followed the hint
+    p.go_back()
+    p.wait_for_selector("body[data-ready='1']")

@@ -1560,10 +1560,9 @@ def _fmt(value: object) -> str:
 
 
 def _fmt_p(value: float | None) -> str:
-    """A p-value: three decimals, or two significant digits below 0.001."""
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+    from cotgraph.outcomes import format_p
+
+    return format_p(value)
 
 
 def _version_callback(value: bool) -> None:

@@ -91,6 +91,13 @@ class OutcomeData:
         return self.traces if group == ALL else [t for t in self.traces if t.group == group]
 
 
+def format_p(value: float | None) -> str:
+    """A p-value for a table: three decimals, or two significant digits below 0.001."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+
+
 def _is_binary(values: Iterable[float]) -> bool:
     return all(v in (0.0, 1.0) for v in values)
 

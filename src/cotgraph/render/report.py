@@ -28,6 +28,7 @@ from cotgraph import __version__
 from cotgraph.compare import KEY_METRICS as COMPARE_KEY_METRICS
 from cotgraph.compare import Comparison
 from cotgraph.corpus import Corpus
+from cotgraph.outcomes import format_p
 from cotgraph.render import assets
 from cotgraph.render.page import KEY_METRICS, PageOptions, write_trace_page
 
@@ -255,7 +256,7 @@ def write_report(
     html = (
         assets.environment()
         .get_template("report.html")
-        .render(**context, script=script, style=style, nonce=nonce, fmt=_fmt)
+        .render(**context, script=script, style=style, nonce=nonce, fmt=_fmt, fmt_p=format_p)
     )
     report.index.write_text(html, encoding="utf-8")
     return report
