@@ -147,6 +147,7 @@ def test_real_trace_page_loads_offline_with_a_node_per_step(
     shown = page.js("[...document.querySelectorAll('#hypotheses .hypothesis')].map(b => b.dataset.belief)")
     assert shown == [h.belief for h in sorted(safety_analysis.hypotheses, key=lambda h: (h.first_step, h.belief))]
     assert page.requests == [safety_page.resolve().as_uri()]  # the page itself and nothing else
+    assert page.js("getComputedStyle(document.querySelector('#outcomes')).display") == "none"  # it has none
 
 
 @needs_data
@@ -275,7 +276,9 @@ def test_xss_trace_shows_its_text_and_runs_nothing(tmp_path: Path, open_page: An
     assert p.text_content("#trace-text") == reasoning
     assert p.text_content("#trace-id") == trace.id and p.text_content("#trace-model") == trace.model
     assert p.text_content("#trace-question") == trace.question
-    assert p.url == path.resolve().as_uri()  # nothing navigated away
+    base, _, fragment = p.url.partition("#")
+    assert base == path.resolve().as_uri()  # nothing navigated away
+    assert re.fullmatch(r"(step-\d+)?", fragment)  # only the selected step's fragment
 
 
 def joined_trace(min_steps: int) -> Trace:
@@ -447,3 +450,78 @@ def test_outcomes_show_in_the_report_and_beside_the_hypotheses(tmp_path: Path, o
     assert chips == ["nocorrect", "yesfollowed_hint", False]  # value, then name; every trace followed the hint
     p.go_back()
     p.wait_for_selector("body[data-ready='1']")
+
+
+@needs_data
+def test_keyboard_search_and_the_address_keep_the_step(
+    safety_analysis: Analysis, safety_page: Path, open_page: Any
+) -> None:
+    page = open_page()
+    p = page.open(safety_page)
+    steps = safety_analysis.steps
+    with_beliefs = sorted({t.step for t in safety_analysis.beliefs})
+    backtracks = sorted(
+        {e.src for e in safety_analysis.edges if e.type == "backtrack"}
+        | {s.idx for s in steps if s.kind == "backtrack"}
+    )
+    assert with_beliefs and backtracks, "the test needs a trace with beliefs and backtracks"
+    selected = "window.cotgraph.selected()"
+    p.keyboard.press("h")
+    assert page.js(selected) == with_beliefs[0]
+    assert page.js("window.location.hash") == f"#step-{with_beliefs[0]}"
+    p.keyboard.press("Escape")
+    assert page.js(selected) is None and page.js("window.location.hash") == ""
+    for expected in backtracks[:3]:  # b walks the backtracks in order
+        p.keyboard.press("b")
+        assert page.js(selected) == expected
+    p.keyboard.press("j")
+    assert page.js(selected) == min(backtracks[min(2, len(backtracks) - 1)] + 1, len(steps) - 1)
+    # search: the steps whose text holds the words, Enter walks them
+    word = "testing"
+    hits = [s.idx for s in steps if word in s.text.lower()]
+    assert hits, "the safety trace says it might be testing"
+    p.keyboard.press("/")
+    p.keyboard.type(word)
+    assert page.page.text_content("#search-count") == f"{len(hits)} step" + ("" if len(hits) == 1 else "s")
+    assert page.js("[...document.querySelectorAll('#trace-text .match')].map(s => +s.dataset.step)") == hits
+    p.keyboard.press("Escape")  # leaves the box
+    p.keyboard.press("Escape")  # clears the selection
+    p.focus("#search")
+    p.keyboard.type(word)
+    p.keyboard.press("Enter")
+    assert page.js(selected) == hits[0]
+    # a link to page.html#step-N opens that step
+    target = len(steps) // 2
+    other = open_page("fragment_link")
+    other.page.goto(safety_page.resolve().as_uri() + f"#step-{target}")
+    other.page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    assert other.js(selected) == target
+    assert other.js("[...document.querySelectorAll('#trace-text .selected')].map(s => +s.dataset.step)") == [target]
+
+
+@needs_data
+def test_belief_timeline_has_a_strip_per_hypothesis_and_opens_steps(
+    safety_analysis: Analysis, safety_page: Path, open_page: Any
+) -> None:
+    page = open_page()
+    p = page.open(safety_page)
+    ordered = sorted(safety_analysis.hypotheses, key=lambda h: (h.first_step, h.belief))
+    assert page.js("[...document.querySelectorAll('#timeline .tl-row')].map(r => r.dataset.belief)") == [
+        h.belief for h in ordered
+    ]
+    for h in ordered:
+        tagged = sorted({t.step for t in safety_analysis.beliefs if t.belief == h.belief})
+        cells = page.js(
+            "(b) => [...document.querySelectorAll(`#timeline .tl-row[data-belief='${b}'] .tl-cell`)]"
+            ".map(c => [+c.dataset.step, c.className, c.getBoundingClientRect().left])",
+            h.belief,
+        )
+        assert [c[0] for c in cells] == tagged  # a cell for every step that carries it, in order
+        lefts = [c[2] for c in cells]
+        assert lefts == sorted(lefts)  # time runs left to right
+        stance = {t.step: t.stance for t in safety_analysis.beliefs if t.belief == h.belief}
+        assert all(c[1].endswith(f"stance-{stance[c[0]]}") for c in cells)
+    first = ordered[0]
+    p.click(f"#timeline .tl-row[data-belief='{first.belief}'] .tl-cell[data-step='{first.first_step}']")
+    assert page.js("window.cotgraph.selected()") == first.first_step
+    assert page.js("window.location.hash") == f"#step-{first.first_step}"

@@ -266,13 +266,110 @@
     network.selectNodes([idx]);
     if (moveGraph) network.focus(idx, { scale: Math.max(network.getScale(), 0.9), animation: false });
     showDetail(idx);
+    markTimeline(idx);
+    // the address keeps the step: a link to page.html#step-23 opens it
+    if (window.location.hash !== "#step-" + idx) history.replaceState(null, "", "#step-" + idx);
   }
 
   function clearSelection() {
     if (selected !== null) spans[selected].classList.remove("selected");
     selected = null;
     network.unselectAll();
+    markTimeline(null);
+    if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
   }
+
+  // the next step after the selected one (from the start when none is) that passes a test, wrapping
+  function nextWhere(test) {
+    var start = selected === null ? -1 : selected;
+    for (var k = 1; k <= steps.length; k++) {
+      var idx = (start + k) % steps.length;
+      if (test(steps[idx])) return idx;
+    }
+    return null;
+  }
+
+  function isBacktrack(s) {
+    return (outgoing[s.idx] || []).some(function (e) { return e.type === "backtrack"; }) || s.kind === "backtrack";
+  }
+
+  function stepFromHash() {
+    var found = /^#step-(\d+)$/.exec(window.location.hash);
+    return found ? parseInt(found[1], 10) : null;
+  }
+
+  // --- the belief timeline: one strip per hypothesis, a cell per step that carries it ---------------
+
+  var timelineNow = [];
+  (function buildTimeline() {
+    if (!page.hypotheses.length) return;
+    var rows = $("timeline-rows");
+    var n = steps.length;
+    page.hypotheses.forEach(function (h) {
+      var row = el("div", "tl-row");
+      row.dataset.belief = h.belief;
+      var name = el("span", "tl-name");
+      name.appendChild(swatch(beliefColor(h.belief)));
+      name.appendChild(document.createTextNode(h.label));
+      name.title = h.label + ": first at step " + h.first_step;
+      row.appendChild(name);
+      var track = el("div", "tl-track");
+      steps.forEach(function (s) {
+        var tag = s.beliefs.filter(function (b) { return b.id === h.belief; })[0];
+        if (!tag) return;
+        var cell = el("span", "tl-cell stance-" + tag.stance);
+        cell.dataset.step = s.idx;
+        cell.style.left = (100 * s.idx / n) + "%";
+        cell.style.width = (100 / n) + "%";
+        cell.title = "step " + s.idx + " · " + tag.stance + " · " + fmt(tag.score);
+        cell.addEventListener("click", function () { select(s.idx, true); });
+        track.appendChild(cell);
+      });
+      var now = el("span", "tl-now");
+      now.hidden = true;
+      track.appendChild(now);
+      timelineNow.push(now);
+      row.appendChild(track);
+      rows.appendChild(row);
+    });
+    $("timeline").hidden = false;
+  })();
+
+  function markTimeline(idx) {
+    timelineNow.forEach(function (now) {
+      now.hidden = idx === null;
+      if (idx !== null) now.style.left = (100 * (idx + 0.5) / steps.length) + "%";
+    });
+  }
+
+  // --- search over the steps' text ----------------------------------------------------------------
+
+  var matches = [];
+
+  function runSearch() {
+    var query = $("search").value.trim().toLowerCase();
+    matches.forEach(function (idx) { spans[idx].classList.remove("match"); });
+    matches = query ? steps.filter(function (s) { return stepText(s).toLowerCase().indexOf(query) >= 0; })
+      .map(function (s) { return s.idx; }) : [];
+    matches.forEach(function (idx) { spans[idx].classList.add("match"); });
+    $("search-count").textContent = query ? matches.length + (matches.length === 1 ? " step" : " steps") : "";
+  }
+
+  $("search").addEventListener("input", runSearch);
+  $("search").addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && matches.length) {
+      var set = new Set(matches);
+      var idx = nextWhere(function (s) { return set.has(s.idx); });
+      select(idx, true);
+      $("search-count").textContent = (matches.indexOf(idx) + 1) + " / " + matches.length;
+      event.preventDefault();
+    }
+    if (event.key === "Escape") { $("search").value = ""; runSearch(); $("search").blur(); }
+  });
+  window.addEventListener("hashchange", function () {
+    var idx = stepFromHash();
+    if (idx !== null && idx !== selected) select(idx, true);
+  });
 
   network.on("click", function (params) {
     if (params.nodes.length) select(params.nodes[0], false);
@@ -282,6 +379,9 @@
     if (event.target && /INPUT|TEXTAREA|SELECT/.test(event.target.tagName)) return;
     if (event.key === "j" || event.key === "ArrowDown") { select(selected === null ? 0 : selected + 1, true); event.preventDefault(); }
     if (event.key === "k" || event.key === "ArrowUp") { select(selected === null ? 0 : selected - 1, true); event.preventDefault(); }
+    if (event.key === "b") { select(nextWhere(isBacktrack), true); event.preventDefault(); }
+    if (event.key === "h") { select(nextWhere(function (s) { return s.beliefs.length > 0; }), true); event.preventDefault(); }
+    if (event.key === "/") { $("search").focus(); event.preventDefault(); }
     if (event.key === "Escape") clearSelection();
   });
 
@@ -404,6 +504,7 @@
     document.body.dataset.ready = "1";
   });
   network.fit({ animation: false });
+  if (stepFromHash() !== null) select(stepFromHash(), true);
 
   window.cotgraph = {
     page: page,
@@ -413,6 +514,7 @@
     spans: spans,
     select: select,
     setLayout: setLayout,
-    selected: function () { return selected; }
+    selected: function () { return selected; },
+    isBacktrack: isBacktrack
   };
 })();
