@@ -86,6 +86,12 @@ def similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
     return emb @ emb.T
 
 
+TIE_EPS = 1e-6
+"""Cosines this close count as a tie (the later step wins): identical steps have the same
+embedding, but their float32 cosines with a third step can differ in the last bit depending on how
+the product was blocked, and a target must not depend on that."""
+
+
 class _Band:
     """The cosines the graph needs: each step against the ``window`` steps before it.
 
@@ -124,7 +130,9 @@ class _Band:
         allowed = (j <= i - gap) & (j >= i - self.window)
         masked = np.where(allowed, self.sims, -np.inf)
         width = masked.shape[1]
-        found = width - 1 - np.argmax(masked[:, ::-1], axis=1)  # reversed: argmax takes the first maximum
+        # ties (within float noise: two identical steps) go to the later step, whatever the block
+        near = masked >= masked.max(axis=1, keepdims=True) - TIE_EPS
+        found = width - 1 - np.argmax(near[:, ::-1], axis=1)  # reversed: argmax takes the first
         has = allowed.any(axis=1)
         return {self.lo + r: self.col0 + int(found[r]) for r in np.flatnonzero(has)}
 
@@ -139,8 +147,9 @@ def _best(
     idx = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
     raw = row[idx - col0]
     scores = raw - config.recency_penalty * (i - 1 - idx) / config.window
-    # Ties go to the later step: reverse, argmax (first max), map back.
-    k = len(idx) - 1 - int(np.argmax(scores[::-1]))
+    # Ties (within float noise) go to the later step: reverse, argmax (first), map back.
+    near = scores >= scores.max() - TIE_EPS
+    k = len(idx) - 1 - int(np.argmax(near[::-1]))
     return int(idx[k]), float(raw[k])
 
 
