@@ -133,18 +133,438 @@
     if (target) select(Number(target.dataset.step), true);
   });
 
-  // --- the graph --------------------------------------------------------------------------------
+  var selected = null;
 
-  var nodes = new vis.DataSet(graph.nodes);
-  var edges = new vis.DataSet(graph.edges);
-  var treePositions = graph.nodes.map(function (n) { return { id: n.id, x: n.x, y: n.y }; });
+  // --- the search tree: runs of plain steps, lanes ------------------------------------------------
+  //
+  // A *segment* is a maximal run of steps that simply continue one another (each step's tree parent
+  // is the step before it, which has no other child, and both are alive or both on a dead end).
+  // A collapsed segment is one node; an expanded one is a node per step. The visible nodes (the
+  // "units") are laid out as the search tree: the line that leads to the trace's last step runs
+  // down the first column, and every other child of a node (a branch, or the alternative a
+  // backtrack returns to) opens a lane to the right, beside the node it leaves from.
+
+  var LAYOUT = {
+    rowHeight: 64,        // canvas units between rows
+    laneWidth: 150,       // the least distance between lanes (room for a label)
+    maxLaneWidth: 900,    // lanes spread up to this to use the pane's width
+    fillWidth: 0.8,       // ...aiming at this fraction of it at fit
+    nodeRoom: 26,         // the largest node's radius
+    expandRows: 16,       // a trace starts expanded when, expanded, its tree has at most this many rows
+    minimapSteps: 300,    // a minimap for traces longer than this
+    fitMaxZoom: 1.5,      // fit never zooms in further than this
+    labelPx: 12,          // labels are drawn at this size on screen...
+    labelMinRowPx: 15     // ...when rows are at least this far apart on screen
+  };
+  var n = steps.length;
+  var graphEdges = graph.edges;
+  var stepNodes = {};
+  graph.nodes.forEach(function (node) { stepNodes[node.id] = node; });
+
+  function parentOf(i) {
+    var p = steps[i].parent;
+    return (typeof p === "number" && p >= 0 && p < i) ? p : -1;  // a parent always comes earlier
+  }
+  var kids = steps.map(function () { return []; });
+  steps.forEach(function (s, i) { var p = parentOf(i); if (p >= 0) kids[p].push(i); });
+
+  var segments = [];
+  var segOf = new Array(n);
+  steps.forEach(function (s, i) {
+    var continues = i > 0 && parentOf(i) === i - 1 && kids[i - 1].length === 1 &&
+      Boolean(steps[i - 1].dead_end) === Boolean(s.dead_end);
+    if (continues) segments[segments.length - 1].last = i;
+    else segments.push({ index: segments.length, first: i, last: i });
+    segOf[i] = segments.length - 1;
+  });
+
+  var expanded = new Set();   // indexes of expanded segments (a one-step segment is always a step node)
+  var view = null;            // { units, unitOf, byId, lanes, rows, laneWidth }
+
+  function buildUnits() {
+    var units = [];
+    var unitOf = new Array(n);
+    segments.forEach(function (seg) {
+      var i;
+      if (seg.last > seg.first && !expanded.has(seg.index)) {
+        var unit = { id: "seg-" + seg.first, first: seg.first, last: seg.last, segment: seg.index, collapsed: true };
+        for (i = seg.first; i <= seg.last; i++) unitOf[i] = unit;
+        units.push(unit);
+      } else {
+        for (i = seg.first; i <= seg.last; i++) {
+          unitOf[i] = { id: i, first: i, last: i, segment: seg.index, collapsed: false };
+          units.push(unitOf[i]);
+        }
+      }
+    });
+    return { units: units, unitOf: unitOf };
+  }
+
+  // Rows and lanes of the units (see the comment above): chains are placed in the order they
+  // start, each in the first lane right of its parent's that is free from the row before it
+  // starts to the row after it ends, so nodes never share a place and lanes never touch.
+  function placeLanes(units, unitOf) {
+    var byId = {};
+    units.forEach(function (u) { byId[u.id] = u; u.kids = []; u.latest = u.last; u.parentUnit = null; });
+    units.forEach(function (u) {
+      var p = parentOf(u.first);
+      if (p >= 0) { u.parentUnit = unitOf[p]; u.parentUnit.kids.push(u); }
+    });
+    for (var k = units.length - 1; k >= 0; k--) {
+      var u = units[k];
+      if (u.parentUnit) u.parentUnit.latest = Math.max(u.parentUnit.latest, u.latest);
+    }
+    var pending = units.filter(function (u) { return !u.parentUnit; })
+      .map(function (u) { return { row: 0, unit: u, minLane: 0 }; });
+    var occupied = [];
+    var rows = 0;
+    function free(lane, r0, r1) {
+      return (occupied[lane] || []).every(function (span) { return r1 + 1 < span[0] || r0 - 1 > span[1]; });
+    }
+    while (pending.length) {
+      var best = 0;
+      for (var j = 1; j < pending.length; j++) {
+        var a = pending[j], b = pending[best];
+        if (a.row < b.row || (a.row === b.row && a.unit.first < b.unit.first)) best = j;
+      }
+      var start = pending.splice(best, 1)[0];
+      var chain = [start.unit];
+      for (var last = start.unit; last.kids.length; last = chain[chain.length - 1]) {
+        chain.push(last.kids.reduce(function (x, y) { return y.latest > x.latest ? y : x; }));
+      }
+      var r0 = start.row, r1 = start.row + chain.length - 1;
+      var lane = start.minLane;
+      while (!free(lane, r0, r1)) lane++;
+      (occupied[lane] = occupied[lane] || []).push([r0, r1]);
+      rows = Math.max(rows, r1 + 1);
+      chain.forEach(function (u, i) {
+        u.row = r0 + i;
+        u.lane = lane;
+        u.kids.forEach(function (kid) {
+          if (chain.indexOf(kid) === -1) pending.push({ row: u.row + 1, unit: kid, minLane: lane + 1 });
+        });
+      });
+    }
+    // the next node to the right in each unit's row: its label stops short of it
+    var byRow = {};
+    units.forEach(function (u) { (byRow[u.row] = byRow[u.row] || []).push(u); });
+    Object.keys(byRow).forEach(function (row) {
+      var line = byRow[row].sort(function (a, b) { return a.lane - b.lane; });
+      line.forEach(function (u, i) { u.nextInRow = i + 1 < line.length ? line[i + 1] : null; });
+    });
+    return { byId: byId, lanes: occupied.length, rows: rows };
+  }
+
+  function paneSize() {
+    var box = $("graph").getBoundingClientRect();
+    return { width: Math.max(box.width, 300), height: Math.max(box.height, 200) };
+  }
+
+  // The distance between lanes: at least room for a label, and spread so that the drawing uses
+  // most of the pane's width at the zoom "fit" will choose (fit adds 10% around the drawing and
+  // never zooms in past LAYOUT.fitMaxZoom).
+  function laneWidthFor(lanes, rows) {
+    if (lanes < 2) return LAYOUT.laneWidth;
+    var pane = paneSize();
+    var height = Math.max(rows - 1, 1) * LAYOUT.rowHeight + 2 * LAYOUT.nodeRoom;
+    var scale = Math.min(LAYOUT.fitMaxZoom, pane.height / (1.1 * height));
+    var wanted = (pane.width * LAYOUT.fillWidth / (1.1 * scale) - 2 * LAYOUT.nodeRoom) / (lanes - 1);
+    return Math.round(Math.min(LAYOUT.maxLaneWidth, Math.max(LAYOUT.laneWidth, wanted)));
+  }
+
+  // --- how units look -------------------------------------------------------------------------------
+
+  var KIND_ICONS = page.kind_icons || {};
+
+  function firstLine(s, limit) {
+    var body = stepText(s).trim();
+    var line = body.split("\n")[0];
+    return line.length > limit ? line.slice(0, limit).replace(/\s+\S*$/, "") + " …" : line;
+  }
+
+  function unitLabel(u) {
+    if (u.collapsed) return "⋯ " + (u.last - u.first + 1) + " steps · " + firstLine(steps[u.first], 80);
+    var s = steps[u.first];
+    return (KIND_ICONS[s.kind] || "•") + " " + s.idx + " · " + firstLine(s, 80);
+  }
+
+  // the belief carried by most of the given steps (null when none carries one)
+  function mostCommonBelief(indexes) {
+    var counts = {};
+    var best = null;
+    indexes.forEach(function (i) {
+      steps[i].beliefs.forEach(function (b) {
+        counts[b.id] = (counts[b.id] || 0) + 1;
+        if (best === null || counts[b.id] > counts[best]) best = b.id;
+      });
+    });
+    return best;
+  }
+
+  function stepRange(u) {
+    var out = [];
+    for (var i = u.first; i <= u.last; i++) out.push(i);
+    return out;
+  }
+
+  function unitNode(u) {
+    var dead = true;
+    for (var i = u.first; i <= u.last; i++) dead = dead && Boolean(steps[i].dead_end);
+    var node;
+    if (!u.collapsed) {
+      node = Object.assign({}, stepNodes[u.first]);
+    } else {
+      var belief = mostCommonBelief(stepRange(u));
+      var color = belief === null ? page.no_belief_color : beliefColor(belief);
+      node = {
+        shape: "dot",
+        size: Math.min(26, 13 + 3 * Math.log2(u.last - u.first + 1)),
+        color: { background: color, border: "#1d2127", highlight: { background: color, border: "#000" },
+          hover: { background: color, border: "#000" } },
+        borderWidth: 3,
+        borderWidthSelected: 5,
+        shapeProperties: { borderDashes: [6, 3] }
+      };
+    }
+    node.id = u.id;
+    node.opacity = dead ? 0.35 : 1.0;
+    node.x = u.lane * view.laneWidth;
+    node.y = u.row * LAYOUT.rowHeight;
+    node.hidden = unitHidden(u);
+    node.dead = dead;
+    return node;
+  }
+
+  // Edges between units: the graph's edges with both ends mapped to the units holding them;
+  // edges inside one collapsed segment are not drawn (its hover counts them), and several edges
+  // of one type between the same two units are one, wider, edge.
+  function unitEdges(unitOf) {
+    var merged = {};
+    var order = [];
+    graphEdges.forEach(function (e) {
+      var u = unitOf[e.from], v = unitOf[e.to];
+      if (!u || !v || u === v) return;
+      var key = e.type + ":" + u.id + ">" + v.id;
+      if (!merged[key]) {
+        merged[key] = Object.assign({}, e, { id: key, from: u.id, to: v.id, members: [] });
+        order.push(key);
+      }
+      merged[key].members.push(e.id);
+    });
+    return order.map(function (key) {
+      var edge = merged[key];
+      var count = edge.members.length;
+      if (count > 1) {
+        edge.width = edge.width * (1 + Math.log2(count));
+        edge.title = count + " " + edge.type + " edges";
+      }
+      var faded = view.byId[edge.from] && view.byId[edge.to] && isDeadUnit(view.byId[edge.from]) && isDeadUnit(view.byId[edge.to]);
+      edge.color = Object.assign({}, edge.color, { opacity: faded ? 0.3 : 0.9 });
+      edge.hidden = hiddenTypes.has(edge.type);
+      return edge;
+    });
+  }
+
+  function isDeadUnit(u) {
+    for (var i = u.first; i <= u.last; i++) if (!steps[i].dead_end) return false;
+    return true;
+  }
+
+  // --- the graph ------------------------------------------------------------------------------------
+
+  var hiddenBeliefs = new Set();
+  var hiddenTypes = new Set();
+
+  function stepHidden(s) {
+    if (!s.beliefs.length) return hiddenBeliefs.has(NONE);
+    return s.beliefs.some(function (b) { return hiddenBeliefs.has(b.id); });
+  }
+
+  function unitHidden(u) {
+    for (var i = u.first; i <= u.last; i++) if (!stepHidden(steps[i])) return false;
+    return true;  // a segment is hidden only when every one of its steps is
+  }
+
+  var nodes = new vis.DataSet([]);
+  var edges = new vis.DataSet([]);
   var network = new vis.Network($("graph"), { nodes: nodes, edges: edges }, options);
   var outgoing = {};
   var incoming = {};
-  graph.edges.forEach(function (e) {
+  graphEdges.forEach(function (e) {
     (outgoing[e.from] = outgoing[e.from] || []).push(e);
     (incoming[e.to] = incoming[e.to] || []).push(e);
   });
+  var layoutMode = "tree";
+  var labelCache = {};
+
+  // Build the visible units, lay them out and put them in the network.
+  function buildView() {
+    var built = buildUnits();
+    var placed = placeLanes(built.units, built.unitOf);
+    view = {
+      units: built.units,
+      unitOf: built.unitOf,
+      byId: placed.byId,
+      lanes: placed.lanes,
+      rows: placed.rows,
+      laneWidth: laneWidthFor(placed.lanes, placed.rows)
+    };
+    labelCache = {};
+    nodes.clear();
+    edges.clear();
+    nodes.add(view.units.map(unitNode));
+    edges.add(unitEdges(view.unitOf));
+    if (layoutMode === "physics") network.stabilize(100);
+    if (selected !== null) network.selectNodes([view.unitOf[selected].id]);
+  }
+
+  // "fit": the whole drawing in the pane. Until the reader zooms or drags, the view stays at fit
+  // when the pane changes size (the lanes spread again for the new shape).
+  var atFit = true;
+  function fitView() {
+    atFit = true;
+    network.fit({ animation: false, maxZoomLevel: LAYOUT.fitMaxZoom });
+    if (!view || !view.units.length) return;
+    // then move the drawing to the pane's left edge: labels run to the right of their nodes
+    var scale = network.getScale();
+    var ids = view.units.map(function (u) { return u.id; });
+    var left = Infinity;
+    ids.forEach(function (id) { left = Math.min(left, network.getBoundingBox(id).left); });
+    var pane = paneSize();
+    var centre = network.getViewPosition();
+    network.moveTo({ position: { x: left - 24 / scale + pane.width / (2 * scale), y: centre.y }, scale: scale, animation: false });
+  }
+  network.on("zoom", function () { atFit = false; });
+  network.on("dragEnd", function (params) { if (!params.nodes.length) atFit = false; });
+  var lastPane = null;
+  new ResizeObserver(function () {
+    var pane = paneSize();
+    if (!view || $("graph").hidden || (lastPane && lastPane.width === pane.width && lastPane.height === pane.height)) return;
+    lastPane = pane;
+    if (!atFit) return;
+    if (layoutMode === "tree") {
+      view.laneWidth = laneWidthFor(view.lanes, view.rows);
+      labelCache = {};
+      nodes.update(view.units.map(function (u) { return { id: u.id, x: u.lane * view.laneWidth, y: u.row * LAYOUT.rowHeight }; }));
+    }
+    fitView();
+  }).observe($("graph"));
+
+  // Expanded, how many rows would the tree have? (decides whether a trace starts expanded)
+  function expandedRows() {
+    var saved = expanded;
+    expanded = new Set(segments.map(function (s) { return s.index; }));
+    var built = buildUnits();
+    var rows = placeLanes(built.units, built.unitOf).rows;
+    expanded = saved;
+    return rows;
+  }
+
+  function setExpanded(indexes, anchorStep) {
+    // keep the anchor step where it is on screen while the tree around it moves
+    var anchor = null;
+    if (anchorStep !== undefined && anchorStep !== null && view) {
+      var id = view.unitOf[anchorStep].id;
+      anchor = network.canvasToDOM(network.getPositions([id])[id]);
+    }
+    expanded = indexes;
+    buildView();
+    if (anchor) {
+      var scale = network.getScale();
+      var id2 = view.unitOf[anchorStep].id;
+      var at = network.getPositions([id2])[id2];
+      var pane = paneSize();
+      network.moveTo({
+        position: { x: at.x - (anchor.x - pane.width / 2) / scale, y: at.y - (anchor.y - pane.height / 2) / scale },
+        scale: scale,
+        animation: false
+      });
+      atFit = false;
+    }
+    updateExpandButtons();
+  }
+
+  function expandSegment(k, anchorStep) {
+    var next = new Set(expanded);
+    next.add(k);
+    setExpanded(next, anchorStep);
+  }
+
+  function collapseSegment(k, anchorStep) {
+    var next = new Set(expanded);
+    next.delete(k);
+    setExpanded(next, anchorStep);
+  }
+
+  function expandAll() { setExpanded(new Set(segments.map(function (s) { return s.index; }))); fitView(); }
+  function collapseAll() { setExpanded(new Set()); fitView(); }
+
+  function updateExpandButtons() {
+    var multi = segments.filter(function (s) { return s.last > s.first; });
+    var open = multi.filter(function (s) { return expanded.has(s.index); }).length;
+    $("expand-all").disabled = open === multi.length;
+    $("collapse-all").disabled = open === 0;
+  }
+
+  // --- labels: the kind icon and first words, drawn beside each node at a readable zoom ------------
+
+  var labelsDrawn = [];
+  var labelFont = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
+  network.on("afterDrawing", function (ctx) {
+    labelsDrawn = [];
+    var scale = network.getScale();
+    if (!view || LAYOUT.rowHeight * scale < LAYOUT.labelMinRowPx) return;
+    var pane = paneSize();
+    var topLeft = network.DOMtoCanvas({ x: 0, y: 0 });
+    var bottomRight = network.DOMtoCanvas({ x: pane.width, y: pane.height });
+    var ids = view.units.map(function (u) { return u.id; });
+    var at = network.getPositions(ids);
+    ctx.save();
+    ctx.textBaseline = "middle";
+    view.units.forEach(function (u) {
+      var p = at[u.id];
+      if (!p || p.y < topLeft.y - 40 || p.y > bottomRight.y + 40 || p.x > bottomRight.x) return;
+      var node = nodes.get(u.id);
+      if (!node || node.hidden) return;
+      var box = network.getBoundingBox(u.id);
+      // room: up to the next node to the right in its row, else to the pane's right edge
+      var limit = bottomRight.x - 8 / scale;
+      if (layoutMode === "tree" && u.nextInRow) limit = Math.min(limit, u.nextInRow.lane * view.laneWidth - LAYOUT.nodeRoom - 6);
+      var roomPx = (limit - box.right - 5) * scale;
+      var text = fitLabel(ctx, u, roomPx);
+      if (!text) return;
+      ctx.font = (LAYOUT.labelPx / scale) + "px " + labelFont;
+      ctx.globalAlpha = node.dead ? 0.45 : 1;
+      ctx.fillStyle = "#1d2127";
+      ctx.fillText(text, box.right + 5, p.y);
+      var widthPx = ctx.measureText(text).width * scale;
+      labelsDrawn.push({ id: u.id, text: text, x: box.right + 5, y: p.y, widthPx: widthPx });
+    });
+    ctx.restore();
+  });
+
+  // the label, cut (with an ellipsis) to fit roomPx screen pixels at LAYOUT.labelPx
+  function fitLabel(ctx, u, roomPx) {
+    var key = u.id + "|" + Math.floor(roomPx / 8);
+    if (labelCache[key] !== undefined) return labelCache[key];
+    ctx.font = LAYOUT.labelPx + "px " + labelFont;
+    var room = Math.floor(roomPx / 8) * 8;
+    var full = unitLabel(u);
+    var text = full;
+    if (room < 24) text = "";
+    else if (ctx.measureText(full).width > room) {
+      var lo = 0, hi = full.length;
+      while (lo < hi) {  // the longest prefix that fits with an ellipsis
+        var mid = (lo + hi + 1) >> 1;
+        if (ctx.measureText(full.slice(0, mid) + "…").width <= room) lo = mid; else hi = mid - 1;
+      }
+      text = lo > 1 ? full.slice(0, lo).replace(/\s+$/, "") + "…" : "";
+    }
+    labelCache[key] = text;
+    return text;
+  }
+
+  // --- hover ----------------------------------------------------------------------------------------
 
   var tooltip = $("tooltip");
   function scoreText(b) {
@@ -153,39 +573,209 @@
     return (b.learned ? "p " : "score ") + fmt(b.score);
   }
 
-  function showTooltip(idx, pointer) {
-    var s = steps[idx];
+  function beliefList(tags) {
+    var list = el("ul", "tip-beliefs");
+    tags.forEach(function (b) {
+      var item = el("li");
+      item.appendChild(swatch(beliefColor(b.id)));
+      item.appendChild(el("span", null, beliefLabel(b.id) + " — " + scoreText(b) + " · " + b.stance));
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  function showTooltip(id, pointer) {
+    var u = view.byId[id];
+    if (!u) return;
     tooltip.textContent = "";
-    var head = el("div", "tip-head", "step " + s.idx + " · " + s.kind + (s.dead_end ? " · dead end" : ""));
-    tooltip.appendChild(head);
-    if (s.markers.length) tooltip.appendChild(el("div", "tip-markers", "opens with: " + s.markers.join(", ")));
-    var body = stepText(s);
-    tooltip.appendChild(el("div", "tip-text", body.length > 600 ? body.slice(0, 600) + " …" : body));
-    if (s.beliefs.length) {
-      var list = el("ul", "tip-beliefs");
-      s.beliefs.forEach(function (b) {
-        var item = el("li");
-        item.appendChild(swatch(beliefColor(b.id)));
-        item.appendChild(el("span", null, beliefLabel(b.id) + " — " + scoreText(b) + " · " + b.stance));
-        list.appendChild(item);
-      });
-      tooltip.appendChild(list);
+    if (!u.collapsed) {
+      var s = steps[u.first];
+      tooltip.appendChild(el("div", "tip-head", "step " + s.idx + " · " + s.kind + (s.dead_end ? " · dead end" : "")));
+      if (s.markers.length) tooltip.appendChild(el("div", "tip-markers", "opens with: " + s.markers.join(", ")));
+      tooltip.appendChild(el("div", "tip-text", firstLine(s, 240)));
+      if (s.beliefs.length) tooltip.appendChild(beliefList(s.beliefs));
+    } else {
+      var count = u.last - u.first + 1;
+      var kinds = {};
+      var strongest = {};
+      var inside = 0;
+      for (var i = u.first; i <= u.last; i++) {
+        kinds[steps[i].kind] = (kinds[steps[i].kind] || 0) + 1;
+        steps[i].beliefs.forEach(function (b) { if (!strongest[b.id] || b.score > strongest[b.id].score) strongest[b.id] = b; });
+        (outgoing[i] || []).forEach(function (e) { if (e.type !== "next" && e.to >= u.first && e.to <= u.last) inside++; });
+      }
+      tooltip.appendChild(el("div", "tip-head", "steps " + u.first + "–" + u.last + " · " + count + " steps" +
+        (isDeadUnit(u) ? " · dead end" : "") + " · click to expand"));
+      tooltip.appendChild(el("div", "tip-markers", Object.keys(kinds).sort(function (a, b) { return kinds[b] - kinds[a]; })
+        .map(function (k) { return k + " " + kinds[k]; }).join(" · ") + (inside ? " · " + inside + " edges inside" : "")));
+      tooltip.appendChild(el("div", "tip-text", firstLine(steps[u.first], 240)));
+      var tags = Object.keys(strongest).map(function (k) { return strongest[k]; })
+        .sort(function (a, b) { return b.score - a.score; });
+      if (tags.length) tooltip.appendChild(beliefList(tags));
     }
     var pane = $("graph").getBoundingClientRect();
     tooltip.hidden = false;
     var x = Math.min(pointer.x + 14, pane.width - tooltip.offsetWidth - 4);
     var y = Math.min(pointer.y + 14, pane.height - tooltip.offsetHeight - 4);
     tooltip.style.left = Math.max(0, x) + "px";
-    tooltip.style.top = (Math.max(0, y) + $("graph").offsetTop) + "px";
+    tooltip.style.top = (Math.max(0, y) + $("graph-area").offsetTop) + "px";
   }
   network.on("hoverNode", function (params) { showTooltip(params.node, params.pointer.DOM); });
   network.on("blurNode", function () { tooltip.hidden = true; });
   network.on("dragStart", function () { tooltip.hidden = true; });
   network.on("zoom", function () { tooltip.hidden = true; });
 
+  // --- the minimap (traces of more than LAYOUT.minimapSteps steps) ---------------------------------
+
+  var minimap = $("minimap");
+  var minimapFrame = null;
+  var minimapBounds = null;
+  function drawMinimap() {
+    minimapFrame = null;
+    if (minimap.hidden || !view) return;
+    var ctx = minimap.getContext("2d");
+    var w = minimap.width, h = minimap.height, pad = 6;
+    var ids = view.units.map(function (u) { return u.id; });
+    var at = network.getPositions(ids);
+    var xs = ids.map(function (id) { return at[id].x; }), ys = ids.map(function (id) { return at[id].y; });
+    var minX = Math.min.apply(null, xs), maxX = Math.max.apply(null, xs);
+    var minY = Math.min.apply(null, ys), maxY = Math.max.apply(null, ys);
+    var k = Math.min((w - 2 * pad) / Math.max(maxX - minX, 1), (h - 2 * pad) / Math.max(maxY - minY, 1));
+    minimapBounds = { minX: minX, minY: minY, k: k, pad: pad };
+    ctx.clearRect(0, 0, w, h);
+    ctx.fillStyle = "rgba(255,255,255,0.92)";
+    ctx.fillRect(0, 0, w, h);
+    view.units.forEach(function (u) {
+      var node = nodes.get(u.id);
+      if (!node || node.hidden) return;
+      ctx.globalAlpha = node.dead ? 0.35 : 1;
+      ctx.fillStyle = node.color && node.color.background ? node.color.background : "#888";
+      ctx.fillRect(pad + (at[u.id].x - minX) * k - 1.5, pad + (at[u.id].y - minY) * k - 1.5, 3, 3);
+    });
+    ctx.globalAlpha = 1;
+    var pane = paneSize();
+    var a = network.DOMtoCanvas({ x: 0, y: 0 }), b = network.DOMtoCanvas({ x: pane.width, y: pane.height });
+    ctx.strokeStyle = "#1f6fd1";
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(pad + (a.x - minX) * k, pad + (a.y - minY) * k, (b.x - a.x) * k, (b.y - a.y) * k);
+  }
+  function minimapToCanvas(event) {
+    var box = minimap.getBoundingClientRect();
+    var m = minimapBounds;
+    return {
+      x: m.minX + ((event.clientX - box.left) * (minimap.width / box.width) - m.pad) / m.k,
+      y: m.minY + ((event.clientY - box.top) * (minimap.height / box.height) - m.pad) / m.k
+    };
+  }
+  var draggingMinimap = false;
+  function moveFromMinimap(event) {
+    if (!minimapBounds) return;
+    network.moveTo({ position: minimapToCanvas(event), scale: network.getScale(), animation: false });
+  }
+  minimap.addEventListener("mousedown", function (event) { draggingMinimap = true; moveFromMinimap(event); event.preventDefault(); });
+  window.addEventListener("mousemove", function (event) { if (draggingMinimap) moveFromMinimap(event); });
+  window.addEventListener("mouseup", function () { draggingMinimap = false; });
+  minimap.hidden = n <= LAYOUT.minimapSteps;
+  network.on("afterDrawing", function () {
+    if (!minimap.hidden && minimapFrame === null) minimapFrame = window.requestAnimationFrame(drawMinimap);
+  });
+
+  // --- the state graph (a second tab): k-means states of the steps, linked in the order visited ----
+
+  var stateNetwork = null;
+  var stateSteps = {};
+  steps.forEach(function (s) {
+    if (typeof s.state === "number") (stateSteps[s.state] = stateSteps[s.state] || []).push(s.idx);
+  });
+  var stateIds = Object.keys(stateSteps).map(Number).sort(function (a, b) { return stateSteps[a][0] - stateSteps[b][0]; });
+
+  function stateGraphData() {
+    var transitions = {};
+    var prev = null;
+    steps.forEach(function (s) {
+      if (typeof s.state !== "number") return;
+      if (prev !== null && prev !== s.state) {
+        var key = prev + ">" + s.state;
+        transitions[key] = (transitions[key] || 0) + 1;
+      }
+      prev = s.state;
+    });
+    var radius = Math.max(160, 40 * stateIds.length);
+    var stateNodes = stateIds.map(function (state, i) {  // a circle, in the order first visited
+      var members = stateSteps[state];
+      var angle = -Math.PI / 2 + 2 * Math.PI * i / stateIds.length;
+      var belief = mostCommonBelief(members);
+      var color = belief === null ? page.no_belief_color : beliefColor(belief);
+      return {
+        id: "state-" + state,
+        state: state,
+        label: "S" + state + " · " + members.length + (members.length === 1 ? " step" : " steps") + "\n" + firstLine(steps[members[0]], 28),
+        shape: "dot",
+        size: 10 + 4 * Math.sqrt(members.length),
+        color: { background: color, border: "#2b2b2b" },
+        x: stateIds.length > 1 ? radius * Math.cos(angle) : 0,
+        y: stateIds.length > 1 ? radius * Math.sin(angle) : 0,
+        font: { size: 12, color: "#222", face: "sans-serif" }
+      };
+    });
+    var stateEdges = Object.keys(transitions).map(function (key) {
+      var ends = key.split(">");
+      return {
+        id: "move-" + key,
+        from: "state-" + ends[0],
+        to: "state-" + ends[1],
+        count: transitions[key],
+        width: 1 + 1.5 * Math.log2(transitions[key]),
+        label: transitions[key] > 1 ? String(transitions[key]) : undefined,
+        color: { color: "#7b8794", opacity: 0.8 },
+        smooth: { enabled: true, type: "curvedCW", roundness: 0.15 },
+        arrows: { to: { enabled: true, scaleFactor: 0.6 } },
+        font: { size: 10, color: "#555", strokeWidth: 3, align: "middle" }
+      };
+    });
+    return { nodes: stateNodes, edges: stateEdges };
+  }
+
+  function showTab(name) {
+    var states = name === "states";
+    if (states && !stateIds.length) return;
+    $("graph").hidden = states;
+    $("state-graph").hidden = !states;
+    $("tab-tree").classList.toggle("active", !states);
+    $("tab-states").classList.toggle("active", states);
+    $("tree-tools").hidden = states;
+    document.body.dataset.tab = states ? "states" : "tree";
+    if (states && !stateNetwork) {
+      var data = stateGraphData();
+      stateNetwork = new vis.Network($("state-graph"), { nodes: new vis.DataSet(data.nodes), edges: new vis.DataSet(data.edges) }, {
+        autoResize: true,
+        physics: { enabled: false },
+        layout: { improvedLayout: false },
+        interaction: { hover: true, tooltipDelay: 80, keyboard: false }
+      });
+      stateNetwork.on("click", function (params) {
+        if (!params.nodes.length) return;
+        var members = stateSteps[Number(String(params.nodes[0]).slice(6))];
+        // each click on a state goes to its next step, so its steps can be walked
+        var after = members.filter(function (idx) { return selected === null || idx > selected; })[0];
+        select(after === undefined ? members[0] : after, true);
+      });
+    }
+    if (states) { stateNetwork.redraw(); stateNetwork.fit({ animation: false, maxZoomLevel: 1.2 }); }
+    else network.redraw();
+  }
+  $("tab-tree").addEventListener("click", function () { showTab("tree"); });
+  $("tab-states").addEventListener("click", function () { showTab("states"); });
+  if (!stateIds.length) {
+    $("tab-states").disabled = true;
+    $("tab-states").title = "no states: this analysis was stored before each step's state was kept";
+  } else {
+    $("tab-states").title = stateIds.length + " states: clusters of the steps' embeddings, linked in the order the trace visits them";
+  }
+
   // --- selection --------------------------------------------------------------------------------
 
-  var selected = null;
+
 
   function stepLink(idx, label) {
     var a = el("button", "step-link", label);
@@ -255,16 +845,33 @@
     } else {
       pane.appendChild(el("p", "muted", "no belief of the taxonomy"));
     }
+    var seg = segments[segOf[idx]];
+    if (seg.last > seg.first) {
+      var run = el("div", "run muted", "in a run of steps " + seg.first + "–" + seg.last + " that simply continue one another ");
+      var toggle = el("button", "step-link", expanded.has(seg.index) ? "collapse it" : "expand it");
+      toggle.type = "button";
+      toggle.id = "toggle-run";
+      toggle.addEventListener("click", function () {
+        if (expanded.has(seg.index)) collapseSegment(seg.index, idx); else expandSegment(seg.index, idx);
+        showDetail(idx);
+      });
+      run.appendChild(toggle);
+      pane.appendChild(run);
+    }
   }
 
   function select(idx, moveGraph) {
-    if (idx === null || idx < 0 || idx >= steps.length) return;
+    if (idx === null || idx === undefined || idx < 0 || idx >= steps.length) return;
     if (selected !== null) spans[selected].classList.remove("selected");
     selected = idx;
     spans[idx].classList.add("selected");
     spans[idx].scrollIntoView({ block: "center" });
-    network.selectNodes([idx]);
-    if (moveGraph) network.focus(idx, { scale: Math.max(network.getScale(), 0.9), animation: false });
+    var id = view.unitOf[idx].id;
+    network.selectNodes([id]);
+    if (moveGraph && !$("graph").hidden) {
+      network.focus(id, { scale: Math.max(network.getScale(), 0.9), animation: false });
+      atFit = false;
+    }
     showDetail(idx);
     markTimeline(idx);
     // the address keeps the step: a link to page.html#step-23 opens it
@@ -278,7 +885,6 @@
     markTimeline(null);
     if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
   }
-
   // the next step after the selected one (from the start when none is) that passes a test, wrapping
   function nextWhere(test) {
     var start = selected === null ? -1 : selected;
@@ -372,8 +978,15 @@
   });
 
   network.on("click", function (params) {
-    if (params.nodes.length) select(params.nodes[0], false);
-    else if (!params.edges.length) clearSelection();
+    if (params.nodes.length) {
+      var u = view.byId[params.nodes[0]];
+      if (u && u.collapsed) {  // a run of steps opens where it is, and its first step is selected
+        expandSegment(u.segment, u.first);
+        select(u.first, false);
+      } else if (u) {
+        select(u.first, false);
+      }
+    } else if (!params.edges.length) clearSelection();
   });
   document.addEventListener("keydown", function (event) {
     if (event.target && /INPUT|TEXTAREA|SELECT/.test(event.target.tagName)) return;
@@ -387,21 +1000,10 @@
 
   // --- filters (the legends) ----------------------------------------------------------------------
 
-  var hiddenBeliefs = new Set();
-  var hiddenTypes = new Set();
-
-  function stepHidden(s) {
-    if (!s.beliefs.length) return hiddenBeliefs.has(NONE);
-    return s.beliefs.some(function (b) { return hiddenBeliefs.has(b.id); });
-  }
-
   function applyFilters() {
-    nodes.update(steps.map(function (s) {
-      var hide = stepHidden(s);
-      spans[s.idx].classList.toggle("filtered", hide);
-      return { id: s.idx, hidden: hide };
-    }));
-    edges.update(graph.edges.map(function (e) { return { id: e.id, hidden: hiddenTypes.has(e.type) }; }));
+    steps.forEach(function (s) { spans[s.idx].classList.toggle("filtered", stepHidden(s)); });
+    nodes.update(view.units.map(function (u) { return { id: u.id, hidden: unitHidden(u) }; }));
+    edges.update(edges.get().map(function (e) { return { id: e.id, hidden: hiddenTypes.has(e.type) }; }));
   }
 
   function checkbox(set, key, labelNodes, dataName) {
@@ -469,23 +1071,24 @@
     (SHAPES[k.shape] || SHAPES.dot)(svg);
     var item = el("span", "legend-item");
     item.appendChild(svg);
-    item.appendChild(el("span", null, k.kind));
+    item.appendChild(el("span", null, (KIND_ICONS[k.kind] || "•") + " " + k.kind));
     item.appendChild(el("span", "count", k.steps));
     kindLegend.appendChild(item);
   });
-  var faded = el("span", "legend-item muted", "faded: dead end · dashed border: belief rejected");
+  var faded = el("span", "legend-item muted", "faded: dead end · dashed border: belief rejected · thick dashed ring: a run of steps (click to expand)");
   kindLegend.appendChild(faded);
 
   // --- layouts -------------------------------------------------------------------------------------
 
   function setLayout(mode) {
+    layoutMode = mode;
     if (mode === "physics") {
       network.setOptions({ physics: { enabled: true } });
       network.stabilize(options.physics && options.physics.stabilization ? options.physics.stabilization.iterations : 150);
     } else {
       network.setOptions({ physics: { enabled: false } });
-      nodes.update(treePositions);
-      network.fit({ animation: false });
+      nodes.update(view.units.map(function (u) { return { id: u.id, x: u.lane * view.laneWidth, y: u.row * LAYOUT.rowHeight }; }));
+      fitView();
     }
     document.body.dataset.layout = mode;
   }
@@ -496,15 +1099,44 @@
   Array.prototype.forEach.call(document.querySelectorAll("input[name=layout]"), function (radio) {
     radio.addEventListener("change", function () { if (radio.checked) setLayout(radio.value); });
   });
-  $("fit").addEventListener("click", function () { network.fit({ animation: false }); });
+  $("fit").addEventListener("click", fitView);
+  $("expand-all").addEventListener("click", expandAll);
+  $("collapse-all").addEventListener("click", collapseAll);
 
+  // Short traces start expanded (a node per step); longer ones start with their runs collapsed.
+  if (expandedRows() <= LAYOUT.expandRows) expanded = new Set(segments.map(function (s) { return s.index; }));
   document.body.dataset.layout = "tree";
+  document.body.dataset.tab = "tree";
+  buildView();
+  updateExpandButtons();
   network.once("afterDrawing", function () {
     window.cotgraphReadyAt = performance.now();
     document.body.dataset.ready = "1";
   });
-  network.fit({ animation: false });
+  fitView();
   if (stepFromHash() !== null) select(stepFromHash(), true);
+
+  // For tests and curious readers: where every visible node is, in page pixels, with its size.
+  function drawing() {
+    var box = $("graph").getBoundingClientRect();
+    var scale = network.getScale();
+    var ids = view.units.map(function (u) { return u.id; });
+    var at = network.getPositions(ids);
+    return {
+      pane: { left: box.left, top: box.top, width: box.width, height: box.height },
+      scale: scale,
+      lanes: view.lanes,
+      rows: view.rows,
+      nodes: view.units.filter(function (u) { return !nodes.get(u.id).hidden; }).map(function (u) {
+        var dom = network.canvasToDOM(at[u.id]);
+        var b = network.getBoundingBox(u.id);
+        return {
+          id: u.id, first: u.first, last: u.last, lane: u.lane, row: u.row, collapsed: u.collapsed, dead: nodes.get(u.id).dead,
+          x: box.left + dom.x, y: box.top + dom.y, width: (b.right - b.left) * scale, height: (b.bottom - b.top) * scale
+        };
+      })
+    };
+  }
 
   window.cotgraph = {
     page: page,
@@ -515,6 +1147,15 @@
     select: select,
     setLayout: setLayout,
     selected: function () { return selected; },
-    isBacktrack: isBacktrack
+    isBacktrack: isBacktrack,
+    segments: segments,
+    unitOf: function (idx) { return view.unitOf[idx].id; },
+    expandAll: expandAll,
+    collapseAll: collapseAll,
+    fit: fitView,
+    drawing: drawing,
+    labels: function () { return labelsDrawn.slice(); },
+    showTab: showTab,
+    stateNetwork: function () { return stateNetwork; }
   };
 })();

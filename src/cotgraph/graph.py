@@ -275,7 +275,7 @@ def build_graph(
 
     states = nearest_centroid(emb, centroids) if centroids is not None else kmeans_states(emb)
     for i, step in enumerate(steps):
-        step.parent, step.dead_end = parent[i], i in dead
+        step.parent, step.dead_end, step.state = parent[i], i in dead, int(states[i])
         graph.add_node(
             i,
             kind=kinds[i],

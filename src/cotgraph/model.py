@@ -86,6 +86,9 @@ class Step(BaseModel):
     """Filled in by the graph stage: the step's parent in the search tree (-1 for the root)."""
     dead_end: bool | None = None
     """Filled in by the graph stage: the step lies on a line of thought the model abandoned."""
+    state: int | None = None
+    """Filled in by the graph stage: the step's state, its k-means cluster of step embeddings (per
+    trace, or the corpus's with ``--states corpus``); the page's state-graph view links them."""
 
 
 EdgeType = Literal["next", "branch", "backtrack", "verify", "revisit"]
@@ -212,6 +215,7 @@ class Analysis(BaseModel):
                     "kind": s.kind,
                     "parent": s.parent,
                     "dead_end": s.dead_end,
+                    "state": s.state,
                     "markers": s.markers,
                     "beliefs": by_step.get(s.idx, []),
                 }

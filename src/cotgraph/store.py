@@ -32,7 +32,7 @@ _DDL = (
         truncated BOOLEAN, redacted_blocks INTEGER)""",
     """CREATE TABLE IF NOT EXISTS steps (
         trace_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER, text TEXT, kind TEXT,
-        parent INTEGER, dead_end BOOLEAN, markers TEXT[], embedding FLOAT[], PRIMARY KEY (trace_id, idx))""",
+        parent INTEGER, dead_end BOOLEAN, state INTEGER, markers TEXT[], embedding FLOAT[], PRIMARY KEY (trace_id, idx))""",
     "CREATE TABLE IF NOT EXISTS edges (trace_id TEXT, src INTEGER, dst INTEGER, type TEXT, score DOUBLE)",
     """CREATE TABLE IF NOT EXISTS beliefs (
         trace_id TEXT, step INTEGER, belief TEXT, score DOUBLE, stance TEXT, start INTEGER, "end" INTEGER,
@@ -49,13 +49,14 @@ _DDL = (
 _ADDED_COLUMNS = (
     "ALTER TABLE steps ADD COLUMN IF NOT EXISTS parent INTEGER",
     "ALTER TABLE steps ADD COLUMN IF NOT EXISTS dead_end BOOLEAN",
+    "ALTER TABLE steps ADD COLUMN IF NOT EXISTS state INTEGER",
     "ALTER TABLE traces ADD COLUMN IF NOT EXISTS truncated BOOLEAN",
     "ALTER TABLE traces ADD COLUMN IF NOT EXISTS redacted_blocks INTEGER",
 )
-ROWS_REVISION = "3"
+ROWS_REVISION = "4"
 """Bumped when the rows written for a trace gain content or change meaning (2: step parents and
 dead ends, the trace's truncation and redacted blocks; 3: step kinds from the learned classifier,
-k-means states). It is part of the content hash, so the next ingest into an older store analyses
+k-means states; 4: each step's state kept). It is part of the content hash, so the next ingest into an older store analyses
 its traces again."""
 WRITE_MEMORY_LIMIT = "256MB"
 """DuckDB's memory limit on a store opened for writing (``analyze --db``)."""
@@ -192,6 +193,7 @@ class Store:
                 kind=r["kind"],
                 parent=r.get("parent"),
                 dead_end=r.get("dead_end"),
+                state=r.get("state"),
                 markers=r["markers"] or [],
             )
             for r in self._records(
@@ -311,6 +313,7 @@ _SCHEMAS: dict[str, pa.Schema] = {
             ("kind", pa.string()),
             ("parent", pa.int32()),
             ("dead_end", pa.bool_()),
+            ("state", pa.int32()),
             ("markers", pa.list_(pa.string())),
             ("embedding", pa.list_(pa.float32())),
         ]
@@ -389,6 +392,7 @@ def _rows(analysis: Analysis, *, text: bool = True) -> dict[str, list[dict[str, 
             "kind": s.kind,
             "parent": s.parent,
             "dead_end": s.dead_end,
+            "state": s.state,
             "markers": list(s.markers),
             "embedding": None if vectors is None else np.asarray(vectors[s.idx], dtype=np.float32).tolist(),
         }

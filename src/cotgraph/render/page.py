@@ -14,13 +14,12 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cotgraph import __version__
-from cotgraph.model import EDGE_TYPES, Analysis, Step
+from cotgraph.model import EDGE_TYPES, Analysis
 from cotgraph.render import assets
 
 KIND_SHAPES: dict[str, str] = {
@@ -34,6 +33,19 @@ KIND_SHAPES: dict[str, str] = {
     "conclude": "box",
 }
 """vis-network shape of each step kind (``graph.STEP_KINDS``); a kind not listed is drawn as a dot."""
+
+KIND_ICONS: dict[str, str] = {
+    "reason": "•",
+    "plan": "☰",
+    "retrieve": "⇩",
+    "compute": "∑",
+    "verify": "✓",
+    "backtrack": "↺",
+    "explore": "✦",
+    "conclude": "⚑",
+}
+"""The icon that opens each node's label (and the box of a ``conclude`` step): symbols that common
+system fonts carry, so the page needs no font of its own."""
 
 EDGE_STYLES: dict[str, dict[str, Any]] = {
     "next": {"color": "#9aa0a6", "width": 1.0, "dashes": False, "smooth": False},
@@ -81,12 +93,6 @@ KEY_METRICS: dict[str, str] = {
 }
 """The metrics the page header shows, with their labels (all metrics are in a table below)."""
 
-LANE_WIDTH = 90
-"""Tree layout: horizontal distance between branch depths, in pixels."""
-STEP_HEIGHT = 46
-"""Tree layout: vertical distance between consecutive steps (time flows down), in pixels."""
-
-
 @dataclass(frozen=True)
 class PageOptions:
     """How a trace page is built."""
@@ -123,18 +129,6 @@ def tree_parents(analysis: Analysis) -> list[int]:
         if not found[i]:
             parents[i] = i - 1
     return parents
-
-
-def tree_positions(parents: Sequence[int]) -> list[tuple[int, int]]:
-    """(x, y) of every step in the tree layout: ``y`` is time (the step's index), ``x`` its branch
-    depth: a continuation stays in its parent's column, a step that returns to or branches from an
-    earlier step opens the next column to the right of that step. Only one line of thought is
-    live at any moment of a trace, so columns never collide."""
-    lanes = [0] * len(parents)
-    for i, p in enumerate(parents):
-        if p >= 0:
-            lanes[i] = lanes[p] if p == i - 1 else lanes[p] + 1
-    return [(lane * LANE_WIDTH, i * STEP_HEIGHT) for i, lane in enumerate(lanes)]
 
 
 def utf16_index(text: str) -> Any:
@@ -223,6 +217,7 @@ def page_data(analysis: Analysis) -> dict[str, Any]:
                 "kind": s.kind or "reason",
                 "parent": parents[s.idx] if s.idx < len(parents) else -1,
                 "dead_end": bool(s.dead_end),
+                "state": s.state,
                 "markers": s.markers,
                 "beliefs": tags.get(s.idx, []),
             }
@@ -250,16 +245,20 @@ def page_data(analysis: Analysis) -> dict[str, Any]:
         ],
         "metrics": metrics,
         "no_belief_color": NO_BELIEF_COLOR,
+        "kind_icons": KIND_ICONS,
     }
 
 
-def _node(step: Step, data: dict[str, Any], colors: dict[str, str], xy: tuple[int, int]) -> dict[str, Any]:
+def _node(data: dict[str, Any], colors: dict[str, str]) -> dict[str, Any]:
     beliefs = data["beliefs"]
     color = colors[beliefs[0]["id"]] if beliefs else NO_BELIEF_COLOR
     rejected = bool(beliefs) and beliefs[0]["stance"] == "rejected"
+    shape = KIND_SHAPES.get(data["kind"], "dot")
     return {
-        "label": str(step.idx),
-        "shape": KIND_SHAPES.get(data["kind"], "dot"),
+        # a box is sized by its label (the kind's icon); other shapes by ``size``, their label drawn
+        # beside them by the page script (icon and first words)
+        "label": KIND_ICONS.get(data["kind"], "•") if shape == "box" else "",
+        "shape": shape,
         "color": {
             "background": color,
             "border": "#2b2b2b" if beliefs else "#8a9099",
@@ -270,25 +269,24 @@ def _node(step: Step, data: dict[str, Any], colors: dict[str, str], xy: tuple[in
         "borderWidth": 2 if beliefs else 1,
         "shapeProperties": {"borderDashes": [3, 3] if rejected else False},
         "opacity": 0.45 if data["dead_end"] else 1.0,
-        "size": 12 if beliefs else 9,
-        "x": xy[0],
-        "y": xy[1],
+        "size": 14 if beliefs else 11,
+        "font": {"size": 14},
     }
 
 
 def build_network(analysis: Analysis, data: dict[str, Any]) -> Any:
     """The pyvis network of a trace: one node per step (shape by kind, colour by its strongest
     belief, faded on a dead end, dashed border when that belief is rejected), one edge per typed
-    edge, positioned in the tree layout, physics off until the reader asks for it."""
+    edge, physics off until the reader asks for it. The page script lays the nodes out in lanes
+    and folds runs of plain steps into one node (``docs/rendering.md``), as that depends on the
+    pane's size and on what the reader has expanded."""
     from pyvis.edge import Edge as PyvisEdge
     from pyvis.network import Network
 
     net = Network(directed=True, cdn_resources="local", height="100%", width="100%")
     colors = {b["id"]: b["color"] for b in data["beliefs"]}
-    positions = tree_positions([s["parent"] for s in data["steps"]])
-    step_data = data["steps"]
-    for step in analysis.steps:
-        net.add_node(step.idx, **_node(step, step_data[step.idx], colors, positions[step.idx]))
+    for step in data["steps"]:
+        net.add_node(step["idx"], **_node(step, colors))
     # pyvis's add_edge checks both ends with a scan of the node list, which is quadratic on a long
     # trace; the graph stage's edges always join existing steps, so they are made with pyvis's Edge.
     net.edges.extend(
@@ -342,6 +340,9 @@ def render_trace(analysis: Analysis, options: PageOptions | None = None) -> str:
     data = page_data(analysis)
     net = build_network(analysis, data)
     nodes, edges, _heading, _height, _width, vis_options = net.get_network_data()
+    for node in nodes:
+        if node.get("shape") != "box":
+            node.pop("label", None)  # pyvis labels every node with its id; the page draws its own
     graph = {"nodes": nodes, "edges": edges, "options": vis_options}
     script, style = assets.viz_file("trace.js"), assets.viz_file("trace.css")
     vis_js = assets.vis_network_js() if options.inline_vis else None
