@@ -31,8 +31,8 @@ _DDL = (
         embedder TEXT, taxonomy TEXT, n_steps INTEGER, content_hash TEXT, ingested_at TIMESTAMP,
         truncated BOOLEAN, redacted_blocks INTEGER)""",
     """CREATE TABLE IF NOT EXISTS steps (
-        trace_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER, text TEXT, kind TEXT,
-        parent INTEGER, dead_end BOOLEAN, state INTEGER, markers TEXT[], embedding FLOAT[], PRIMARY KEY (trace_id, idx))""",
+        trace_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER, text TEXT, kind TEXT, parent INTEGER,
+        dead_end BOOLEAN, state INTEGER, markers TEXT[], embedding FLOAT[], PRIMARY KEY (trace_id, idx))""",
     "CREATE TABLE IF NOT EXISTS edges (trace_id TEXT, src INTEGER, dst INTEGER, type TEXT, score DOUBLE)",
     """CREATE TABLE IF NOT EXISTS beliefs (
         trace_id TEXT, step INTEGER, belief TEXT, score DOUBLE, stance TEXT, start INTEGER, "end" INTEGER,
@@ -56,8 +56,8 @@ _ADDED_COLUMNS = (
 ROWS_REVISION = "4"
 """Bumped when the rows written for a trace gain content or change meaning (2: step parents and
 dead ends, the trace's truncation and redacted blocks; 3: step kinds from the learned classifier,
-k-means states; 4: each step's state kept). It is part of the content hash, so the next ingest into an older store analyses
-its traces again."""
+k-means states; 4: each step's state kept). It is part of the content hash, so the next ingest
+into an older store analyses its traces again."""
 WRITE_MEMORY_LIMIT = "256MB"
 """DuckDB's memory limit on a store opened for writing (``analyze --db``)."""
 _TRACE_TABLES = ("traces", "steps", "edges", "beliefs", "hypotheses", "metrics", "outcomes")
