@@ -7,6 +7,7 @@ on any script error, and saves a screenshot under ``tests/output/screenshots/``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -56,9 +57,9 @@ def browser() -> Iterator[Any]:
 class Page:
     """A Playwright page that records every request, dialog and script error."""
 
-    def __init__(self, browser: Any, name: str) -> None:
+    def __init__(self, browser: Any, name: str, viewport: tuple[int, int] = (1400, 900)) -> None:
         self.name = name
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         self.requests: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []
@@ -93,8 +94,8 @@ class Page:
 def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     pages: list[Page] = []
 
-    def make(name: str | None = None) -> Page:
-        page = Page(browser, name or request.node.name)
+    def make(name: str | None = None, viewport: tuple[int, int] = (1400, 900)) -> Page:
+        page = Page(browser, name or request.node.name, viewport)
         pages.append(page)
         return page
 
@@ -116,8 +117,8 @@ def safety_page(safety_analysis: Analysis, tmp_path_factory: pytest.TempPathFact
     return write_trace_page(safety_analysis, tmp_path_factory.mktemp("pages") / "safety.html")
 
 
-def node_positions(page: Page, idx: int) -> dict[str, float]:
-    """Centre the graph on a step and return where its node is drawn, in page coordinates."""
+def node_positions(page: Page, idx: int | str) -> dict[str, float]:
+    """Centre the graph on a node (a step index, or a run's id) and return where it is drawn, in page coordinates."""
     return page.js(
         """(idx) => {
             const net = window.cotgraph.network;
@@ -132,14 +133,19 @@ def node_positions(page: Page, idx: int) -> dict[str, float]:
 
 
 @needs_data
-def test_real_trace_page_loads_offline_with_a_node_per_step(
+def test_real_trace_page_loads_offline_with_every_step_in_one_node(
     safety_analysis: Analysis, safety_page: Path, open_page: Any
 ) -> None:
     page = open_page()
     page.open(safety_page)
     n = len(safety_analysis.steps)
-    assert page.js("window.cotgraph.network.body.nodeIndices.length") == n  # nodes drawn
-    assert page.js("window.cotgraph.nodes.length") == n
+    drawn = page.js("window.cotgraph.drawing().nodes")
+    covered = sorted(i for node in drawn for i in range(node["first"], node["last"] + 1))
+    assert covered == list(range(n))  # every step in exactly one node, runs folded
+    assert any(node["collapsed"] for node in drawn) and len(drawn) < n
+    assert page.js("window.cotgraph.network.body.nodeIndices.length") == len(drawn)
+    page.js("window.cotgraph.expandAll()")
+    assert page.js("window.cotgraph.network.body.nodeIndices.length") == n  # expanded: a node per step
     assert page.js("document.querySelectorAll('#trace-text span.step').length") == n
     assert page.js("window.cotgraph.network.body.edgeIndices.length") == len(safety_analysis.edges)
     assert page.page.text_content("#trace-id") == safety_analysis.trace.id
@@ -156,6 +162,7 @@ def test_clicking_a_node_highlights_exactly_that_steps_text(
 ) -> None:
     page = open_page()
     page.open(safety_page)
+    page.js("window.cotgraph.expandAll()")
     n = len(safety_analysis.steps)
     for idx in sorted({0, n // 2, n - 1, *(t.step for t in safety_analysis.beliefs)}):
         point = node_positions(page, idx)
@@ -178,6 +185,7 @@ def test_clicking_a_node_highlights_exactly_that_steps_text(
 def test_hover_shows_text_kind_and_beliefs(safety_analysis: Analysis, safety_page: Path, open_page: Any) -> None:
     page = open_page()
     page.open(safety_page)
+    page.js("window.cotgraph.expandAll()")
     tag = max(safety_analysis.beliefs, key=lambda t: t.score)
     point = node_positions(page, tag.step)
     page.page.mouse.move(point["x"] - 30, point["y"] - 30)
@@ -186,7 +194,8 @@ def test_hover_shows_text_kind_and_beliefs(safety_analysis: Analysis, safety_pag
     tip = page.page.text_content("#tooltip")
     step = safety_analysis.steps[tag.step]
     assert f"step {tag.step} · {step.kind}" in tip
-    assert step.text[:200] in tip
+    first_line = step.text.strip().split("\n")[0]
+    assert first_line[:200].rsplit(" ", 1)[0] in tip  # its first line
     kind = "p" if tag.via.startswith("learned:") else "score"
     assert re.search(rf"— {kind} {tag.score:.3g}".replace(".", r"\.") + rf" · {tag.stance}", tip), tip
 
@@ -197,6 +206,7 @@ def test_belief_filter_hides_exactly_that_beliefs_nodes(
 ) -> None:
     page = open_page()
     page.open(safety_page)
+    page.js("window.cotgraph.expandAll()")
     n = len(safety_analysis.steps)
     beliefs = sorted({t.belief for t in safety_analysis.beliefs})
     assert beliefs, "the chosen real trace carries beliefs"
@@ -221,6 +231,7 @@ def test_belief_filter_hides_exactly_that_beliefs_nodes(
 def test_edge_filter_and_layouts(safety_analysis: Analysis, safety_page: Path, open_page: Any) -> None:
     page = open_page()
     page.open(safety_page)
+    page.js("window.cotgraph.expandAll()")
     for etype in ("backtrack", "next"):
         expected = sum(1 for e in safety_analysis.edges if e.type == etype)
         assert expected > 0
@@ -229,8 +240,9 @@ def test_edge_filter_and_layouts(safety_analysis: Analysis, safety_page: Path, o
         assert {e["type"] for e in page.js("window.cotgraph.edges.get({filter: e => e.hidden})")} == {etype}
         page.page.check(f"#edge-legend input[data-edge-type='{etype}']")
     tree = page.js("window.cotgraph.network.getPositions()")
-    ys = [tree[str(i)]["y"] for i in range(len(safety_analysis.steps))]
-    assert ys == sorted(ys)  # time flows down
+    for step in safety_analysis.steps[1:]:  # a child is drawn below its parent, in its lane or to its right
+        child, parent = tree[str(step.idx)], tree[str(step.parent)]
+        assert child["y"] > parent["y"] and child["x"] >= parent["x"], step.idx
     page.page.check("input[name=layout][value=physics]")
     page.page.wait_for_timeout(300)
     moved = page.js("window.cotgraph.network.getPositions()")
@@ -310,13 +322,30 @@ def test_a_trace_of_over_2000_steps_renders(tmp_path: Path, open_page: Any) -> N
     path = write_trace_page(analysis, tmp_path / "large.html")
     page = open_page()
     page.open(path)
-    assert page.js("window.cotgraph.network.body.nodeIndices.length") == n
+    drawn = page.js("window.cotgraph.drawing().nodes")
+    assert sorted(i for node in drawn for i in range(node["first"], node["last"] + 1)) == list(range(n))
+    assert page.js("window.cotgraph.network.body.nodeIndices.length") == len(drawn) < n  # starts collapsed
     assert page.js("document.querySelectorAll('#trace-text span.step').length") == n
-    point = node_positions(page, n - 1)
+    # the node holding the last step: a run opens where it is and selects its first step
+    last = page.js(f"window.cotgraph.unitOf({n - 1})")
+    first = next(node["first"] for node in drawn if node["id"] == last)
+    point = node_positions(page, last)
+    page.page.mouse.click(point["x"], point["y"])
+    assert page.js("window.cotgraph.selected()") == first
+    point = node_positions(page, n - 1)  # now a node of its own
     page.page.mouse.click(point["x"], point["y"])
     assert page.js("[...document.querySelectorAll('#trace-text .selected')].map(s => s.textContent)") == [
         analysis.steps[-1].text
     ]
+    # the minimap: the whole tree, and a click on it moves the view there
+    assert page.js("!document.querySelector('#minimap').hidden")
+    page.js("window.cotgraph.fit()")
+    page.js("window.cotgraph.network.moveTo({scale: 1.2, animation: false})")
+    before = page.js("window.cotgraph.network.getViewPosition()")
+    box = page.page.locator("#minimap").bounding_box()
+    page.page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] - 8)
+    after = page.js("window.cotgraph.network.getViewPosition()")
+    assert after["y"] > before["y"] + 200  # moved down the tree
 
 
 @needs_data
@@ -525,3 +554,198 @@ def test_belief_timeline_has_a_strip_per_hypothesis_and_opens_steps(
     p.click(f"#timeline .tl-row[data-belief='{first.belief}'] .tl-cell[data-step='{first.first_step}']")
     assert page.js("window.cotgraph.selected()") == first.first_step
     assert page.js("window.location.hash") == f"#step-{first.first_step}"
+
+
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="module")
+def example_pages(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Analysis, Path]]:
+    """Every bundled example trace, as a page."""
+    folder = tmp_path_factory.mktemp("examples")
+    analyses = list(analyze_many(load(EXAMPLES).traces, AnalyzeConfig()))
+    return [(a, write_trace_page(a, folder / f"example-{i}.html")) for i, a in enumerate(analyses)]
+
+
+DRAWN_COLUMNS = """() => {
+    // the share of the graph canvas's pixel columns that hold anything drawn (nodes, edges, labels)
+    const canvas = document.querySelector('#graph canvas');
+    const ctx = canvas.getContext('2d');
+    const {width, height} = canvas;
+    const pixels = ctx.getImageData(0, 0, width, height).data;
+    let used = 0;
+    for (let x = 0; x < width; x++) {
+        for (let y = 0; y < height; y++) {
+            const i = 4 * (y * width + x);
+            if (pixels[i + 3] > 0 && (pixels[i] < 235 || pixels[i + 1] < 235 || pixels[i + 2] < 235)) { used++; break; }
+        }
+    }
+    return used / width;
+}"""
+
+
+def overlapping(nodes: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """Pairs of drawn nodes whose boxes overlap."""
+    return [
+        (a["id"], b["id"])
+        for i, a in enumerate(nodes)
+        for b in nodes[i + 1 :]
+        if abs(a["x"] - b["x"]) < (a["width"] + b["width"]) / 2
+        and abs(a["y"] - b["y"]) < (a["height"] + b["height"]) / 2
+    ]
+
+
+@needs_data
+def test_bundled_examples_at_fit_use_the_width_in_lanes_with_no_overlap(
+    example_pages: list[tuple[Analysis, Path]], open_page: Any
+) -> None:
+    """The issue's measure, at 1500×950: the drawing spans at least 40% of the pane, nodes are at
+    least 10 px and never overlap, the line to the last step runs down the first column and every
+    other child of a branch point opens its own lane."""
+    multi_lane = 0
+    for analysis, path in example_pages:
+        page = open_page(f"fit-{path.stem}", viewport=(1500, 950))
+        page.open(path)
+        drawing = page.js("window.cotgraph.drawing()")
+        nodes, pane = drawing["nodes"], drawing["pane"]
+        name = analysis.trace.id
+        assert overlapping(nodes) == [], name
+        sizes = sorted(min(n["width"], n["height"]) for n in nodes)
+        assert sizes[len(sizes) // 2] >= 10 and sizes[0] >= 10, (name, sizes)
+        assert all(pane["left"] <= n["x"] <= pane["left"] + pane["width"] for n in nodes), name
+        assert page.js(DRAWN_COLUMNS) >= 0.4, name  # nodes, edges and labels together
+        by_id = {n["id"]: n for n in nodes}
+        unit = {i: n["id"] for n in nodes for i in range(n["first"], n["last"] + 1)}
+        parents = [s.parent for s in analysis.steps]
+        # the main line: every ancestor of the last step is in the first lane
+        i = len(parents) - 1
+        while i >= 0:
+            assert by_id[unit[i]]["lane"] == 0, (name, i)
+            i = parents[i]
+        # a branch point's children are in as many lanes, one continuing its own, the others to its right
+        children: dict[Any, set[Any]] = {}
+        for n in nodes:
+            p = parents[n["first"]]
+            if p is not None and p >= 0:
+                children.setdefault(unit[p], set()).add(n["id"])
+        for parent, kids in children.items():
+            lanes = [by_id[k]["lane"] for k in kids]
+            assert len(set(lanes)) == len(kids), (name, parent, kids)
+            assert min(lanes) >= by_id[parent]["lane"] and lanes.count(by_id[parent]["lane"]) <= 1
+        dead = [n for n in nodes if n["dead"]]
+        assert all(page.js(f"window.cotgraph.nodes.get({n['id']!r}).opacity") < 0.5 for n in dead)
+        if drawing["lanes"] > 1:
+            multi_lane += 1
+            left = min(n["x"] - n["width"] / 2 for n in nodes)
+            right = max(n["x"] + n["width"] / 2 for n in nodes)
+            assert (right - left) / pane["width"] >= 0.4, (name, (right - left) / pane["width"])
+    assert multi_lane >= 4  # the 95-step example, the hinted CoT that backtracks and the safety traces
+
+
+@needs_data
+def test_labels_show_the_kind_icon_and_first_words(example_pages: list[tuple[Analysis, Path]], open_page: Any) -> None:
+    from cotgraph.render.page import KIND_ICONS
+
+    analysis, path = max(example_pages, key=lambda ap: len(ap[0].steps))
+    page = open_page()
+    page.open(path)
+    labels = page.js("window.cotgraph.labels()")
+    drawn = page.js("window.cotgraph.drawing().nodes")
+    assert {label["id"] for label in labels} == {n["id"] for n in drawn}  # every node labelled at fit
+    by_id = {str(n["id"]): n for n in drawn}
+    for label in labels:
+        node = by_id[str(label["id"])]
+        first = analysis.steps[node["first"]]
+        if node["collapsed"]:
+            head = f"⋯ {node['last'] - node['first'] + 1} steps · "
+        else:
+            head = f"{KIND_ICONS[first.kind]} {first.idx} · "
+        words = first.text.strip().split("\n")[0]
+        shown = label["text"].rstrip("…").rstrip()  # cut to its room, with an ellipsis
+        assert (head + words).startswith(shown) and len(shown) >= 6, (shown, head + words)
+        assert label["widthPx"] > 0
+    # zoomed far out they give way; zoomed in they come back
+    page.js("window.cotgraph.network.moveTo({scale: 0.1, animation: false}); window.cotgraph.network.redraw()")
+    assert page.js("window.cotgraph.labels().length") == 0
+    page.js("window.cotgraph.fit(); window.cotgraph.network.redraw()")
+    assert page.js("window.cotgraph.labels().length") == len(drawn)
+
+
+@needs_data
+def test_a_run_opens_in_place_on_click_and_folds_back(
+    example_pages: list[tuple[Analysis, Path]], open_page: Any
+) -> None:
+    _, path = max(example_pages, key=lambda ap: len(ap[0].steps))
+    page = open_page()
+    page.open(path)
+    drawn = page.js("window.cotgraph.drawing().nodes")
+    run = max((n for n in drawn if n["collapsed"]), key=lambda n: n["last"] - n["first"])
+    length = run["last"] - run["first"] + 1
+    point = node_positions(page, run["id"])
+    page.page.mouse.move(point["x"], point["y"])
+    page.page.wait_for_selector("#tooltip:not([hidden])", timeout=5_000)
+    assert f"steps {run['first']}–{run['last']} · {length} steps" in page.page.text_content("#tooltip")
+    page.page.mouse.click(point["x"], point["y"])
+    after = page.js("window.cotgraph.drawing().nodes")
+    assert len(after) == len(drawn) + length - 1
+    assert page.js("window.cotgraph.selected()") == run["first"]
+    assert page.js("window.cotgraph.network.getSelectedNodes()") == [run["first"]]
+    opened = {n["id"]: n for n in after}
+    assert (
+        abs(opened[run["first"]]["x"] - point["x"]) < 2 and abs(opened[run["first"]]["y"] - point["y"]) < 2
+    )  # in place
+    rows = [opened[i]["row"] for i in range(run["first"], run["last"] + 1)]
+    assert rows == list(range(rows[0], rows[0] + length))  # its steps one under another
+    assert len({opened[i]["lane"] for i in range(run["first"], run["last"] + 1)}) == 1
+    assert overlapping(after) == []
+    page.page.click("#toggle-run")  # "collapse it", in the step's detail
+    assert len(page.js("window.cotgraph.drawing().nodes")) == len(drawn)
+    assert page.js("window.cotgraph.network.getSelectedNodes()") == [run["id"]]  # the step is in it again
+    assert page.js("!document.querySelector('#minimap').hidden") is False  # 95 steps: no minimap
+
+
+@needs_data
+def test_state_graph_tab_links_the_states_in_the_order_visited(
+    safety_analysis: Analysis, safety_page: Path, open_page: Any
+) -> None:
+    states = [s.state for s in safety_analysis.steps]
+    assert all(isinstance(x, int) for x in states)
+    moves = {(a, b) for a, b in itertools.pairwise(states) if a != b}
+    page = open_page()
+    page.open(safety_page)
+    assert page.js("document.querySelector('#state-graph').hidden")
+    page.page.click("#tab-states")
+    assert page.js("document.querySelector('#graph').hidden")
+    assert page.js("!document.querySelector('#state-graph').hidden")
+    net = "window.cotgraph.stateNetwork()"
+    assert page.js(f"{net}.body.nodeIndices.length") == len(set(states))
+    shown = page.js(f"Object.values({net}.body.edges).map(e => [e.fromId, e.toId])")
+    assert {(int(a[6:]), int(b[6:])) for a, b in shown} == moves
+    # a click on a state opens its first step, then its next one
+    state = states[len(states) // 2]
+    members = [i for i, x in enumerate(states) if x == state]
+    page.js("window.cotgraph.select(0, false)") if members[0] != 0 else None
+    at = page.js(
+        f"""() => {{ const n = {net}; const p = n.getPositions(['state-{state}'])['state-{state}'];
+            const d = n.canvasToDOM(p); const b = document.querySelector('#state-graph canvas').getBoundingClientRect();
+            return {{x: b.left + d.x, y: b.top + d.y}}; }}"""
+    )
+    page.page.mouse.click(at["x"], at["y"])
+    first = page.js("window.cotgraph.selected()")
+    assert first in members
+    page.page.mouse.click(at["x"], at["y"])
+    assert page.js("window.cotgraph.selected()") in members
+    page.page.click("#tab-tree")
+    assert page.js("!document.querySelector('#graph').hidden")
+
+
+def test_a_page_without_states_disables_the_tab(tmp_path: Path, open_page: Any) -> None:
+    analysis = analyze(Trace(id="old", reasoning="First, add 2 and 3.\n\nWait, check it: 5.", source=Source(path="m")))
+    for step in analysis.steps:
+        step.state = None  # as read from a store written before states were kept
+    path = write_trace_page(analysis, tmp_path / "old.html")
+    page = open_page()
+    page.open(path)
+    assert page.js("document.querySelector('#tab-states').disabled")
+    page.page.click("#tab-states", force=True)
+    assert page.js("!document.querySelector('#graph').hidden")

@@ -16,7 +16,7 @@ from cotgraph.engine import AnalyzeConfig, analyze, analyze_many
 from cotgraph.io import load
 from cotgraph.model import Source, Trace
 from cotgraph.render import page_data, render_trace
-from cotgraph.render.page import tree_parents, tree_positions, utf16_index
+from cotgraph.render.page import tree_parents, utf16_index
 from cotgraph.render.report import page_name
 from cotgraph.store import Store
 
@@ -46,17 +46,6 @@ def test_offsets_are_converted_to_utf16_for_javascript() -> None:
     assert data["steps"][-1]["end"] > analysis.steps[-1].end  # astral characters shifted the offsets
     js = utf16_index("ab")
     assert js(2) == 2
-
-
-def test_tree_layout_puts_time_down_and_branches_right() -> None:
-    # 0 → 1 → 2; 3 backtracks to 1; 4 continues 3; 5 branches from 0.
-    parents = [-1, 0, 1, 1, 3, 0]
-    pos = tree_positions(parents)
-    ys = [y for _, y in pos]
-    assert ys == sorted(ys) and len(set(ys)) == len(ys)  # one row per step, in time order
-    assert pos[1][0] == pos[2][0] == pos[0][0]  # continuations stay in their column
-    assert pos[3][0] > pos[1][0] and pos[4][0] == pos[3][0]
-    assert pos[5][0] == pos[0][0] + (pos[3][0] - pos[1][0])
 
 
 def test_tree_parents_from_edges_match_the_graph_stage(example_analyses: list) -> None:

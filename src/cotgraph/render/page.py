@@ -93,6 +93,7 @@ KEY_METRICS: dict[str, str] = {
 }
 """The metrics the page header shows, with their labels (all metrics are in a table below)."""
 
+
 @dataclass(frozen=True)
 class PageOptions:
     """How a trace page is built."""
