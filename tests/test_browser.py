@@ -749,3 +749,23 @@ def test_a_page_without_states_disables_the_tab(tmp_path: Path, open_page: Any) 
     assert page.js("document.querySelector('#tab-states').disabled")
     page.page.click("#tab-states", force=True)
     assert page.js("!document.querySelector('#graph').hidden")
+
+
+@needs_data
+def test_the_most_branching_real_traces_up_to_300_steps_keep_clickable_nodes(open_page: Any) -> None:
+    """Traces of up to 300 steps: at fit every node is at least 10 px across and none overlap,
+    even on the Thought Anchors traces with the most branches and backtracks (up to 26 lanes)."""
+    analyses = [a for a in analyze_many(load(ANCHORS).traces, AnalyzeConfig(beliefs=None)) if len(a.steps) <= 300]
+    analyses.sort(key=lambda a: -sum(e.type in ("branch", "backtrack") for e in a.edges))
+    folder = SCREENSHOTS.parent / "pages"
+    for k, analysis in enumerate(analyses[:6]):
+        page = open_page(f"branching-{k}", viewport=(1500, 950))
+        page.open(write_trace_page(analysis, folder / f"branching-{k}.html"))
+        drawing = page.js("window.cotgraph.drawing()")
+        nodes = drawing["nodes"]
+        assert min(min(n["width"], n["height"]) for n in nodes) >= 10, (analysis.trace.id, drawing["lanes"])
+        assert overlapping(nodes) == [], analysis.trace.id
+        left = min(n["x"] - n["width"] / 2 for n in nodes)
+        right = max(n["x"] + n["width"] / 2 for n in nodes)
+        assert (right - left) / drawing["pane"]["width"] >= 0.4
+        assert drawing["lanes"] > 4

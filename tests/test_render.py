@@ -130,10 +130,17 @@ def test_a_store_written_before_the_tree_columns_still_renders(tmp_path: Path, e
     db = tmp_path / "old.duckdb"
     with Store(db) as store:
         store.write(example_analyses)
+    with Corpus.open(db) as corpus:  # first, as written: every step's state comes back
+        for a in example_analyses:
+            back = corpus.analysis(a.trace.id)
+            assert [s.state for s in back.steps] == [s.state for s in a.steps]
+            assert all(isinstance(s.state, int) for s in back.steps)
+            assert [s["state"] for s in page_data(back)["steps"]] == [s.state for s in a.steps]
     con = duckdb.connect(str(db))  # make it look like a store written by the previous release
     for table, column in (
         ("steps", "parent"),
         ("steps", "dead_end"),
+        ("steps", "state"),
         ("traces", "truncated"),
         ("traces", "redacted_blocks"),
     ):
@@ -143,12 +150,12 @@ def test_a_store_written_before_the_tree_columns_still_renders(tmp_path: Path, e
     analysis = next(a for a in example_analyses if any(s.parent not in (s.idx - 1, -1) for s in a.steps))
     with Corpus.open(db) as corpus:
         back = corpus.analysis(analysis.trace.id)
-    assert all(s.parent is None for s in back.steps)
+    assert all(s.parent is None and s.state is None for s in back.steps)
     assert [s["parent"] for s in page_data(back)["steps"]] == [s.parent for s in analysis.steps]
     assert "cotgraph-data" in render_trace(back)
     with Store(db) as store:  # opened for writing: the columns are added, and every trace is due again
         columns = {r[0] for r in store.con.execute("SELECT column_name FROM (DESCRIBE steps)").fetchall()}
-        assert {"parent", "dead_end"} <= columns
+        assert {"parent", "dead_end", "state"} <= columns
         due = list(
             pending([a.trace for a in example_analyses], store.stored_hashes(), analysis.embedder, analysis.taxonomy)
         )

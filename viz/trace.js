@@ -150,7 +150,9 @@
     maxLaneWidth: 900,    // lanes spread up to this to use the pane's width
     fillWidth: 0.8,       // ...aiming at this fraction of it at fit
     nodeRoom: 26,         // the largest node's radius
-    expandRows: 16,       // a trace starts expanded when, expanded, its tree has at most this many rows
+    smallestNode: 11,     // the smallest node's radius (a step without a belief)
+    minNodePx: 12,        // lanes draw closer (down to the largest node's width) to keep nodes this big at fit
+    expandRows: 12,       // a trace starts expanded when, expanded, its tree has at most this many rows (or more on a tall pane)
     minimapSteps: 300,    // a minimap for traces longer than this
     fitMaxZoom: 1.5,      // fit never zooms in further than this
     labelPx: 12,          // labels are drawn at this size on screen...
@@ -260,16 +262,20 @@
     return { width: Math.max(box.width, 300), height: Math.max(box.height, 200) };
   }
 
-  // The distance between lanes: at least room for a label, and spread so that the drawing uses
-  // most of the pane's width at the zoom "fit" will choose (fit adds 10% around the drawing and
-  // never zooms in past LAYOUT.fitMaxZoom).
+  // The distance between lanes: spread so that the drawing uses most of the pane's width at the
+  // zoom "fit" will choose (fit adds 10% around the drawing and never zooms in past
+  // LAYOUT.fitMaxZoom), at least room for a label, but narrower when that would make the
+  // smallest nodes less than LAYOUT.minNodePx across at fit (never narrower than the largest node).
   function laneWidthFor(lanes, rows) {
     if (lanes < 2) return LAYOUT.laneWidth;
     var pane = paneSize();
     var height = Math.max(rows - 1, 1) * LAYOUT.rowHeight + 2 * LAYOUT.nodeRoom;
     var scale = Math.min(LAYOUT.fitMaxZoom, pane.height / (1.1 * height));
     var wanted = (pane.width * LAYOUT.fillWidth / (1.1 * scale) - 2 * LAYOUT.nodeRoom) / (lanes - 1);
-    return Math.round(Math.min(LAYOUT.maxLaneWidth, Math.max(LAYOUT.laneWidth, wanted)));
+    var width = Math.min(LAYOUT.maxLaneWidth, Math.max(LAYOUT.laneWidth, wanted));
+    var leastScale = LAYOUT.minNodePx / (2 * LAYOUT.smallestNode);
+    var forNodes = (pane.width / (1.1 * leastScale) - 2 * LAYOUT.nodeRoom) / (lanes - 1);
+    return Math.round(Math.max(2 * LAYOUT.nodeRoom + 10, Math.min(width, forNodes)));
   }
 
   // --- how units look -------------------------------------------------------------------------------
@@ -1103,8 +1109,14 @@
   $("expand-all").addEventListener("click", expandAll);
   $("collapse-all").addEventListener("click", collapseAll);
 
-  // Short traces start expanded (a node per step); longer ones start with their runs collapsed.
-  if (expandedRows() <= LAYOUT.expandRows) expanded = new Set(segments.map(function (s) { return s.index; }));
+  // Short traces start expanded (a node per step): those whose expanded tree has no more rows than
+  // fit can show with nodes LAYOUT.minNodePx across (at least LAYOUT.expandRows); longer ones start
+  // with their runs folded.
+  (function startExpandedIfShort() {
+    var leastScale = LAYOUT.minNodePx / (2 * LAYOUT.smallestNode);
+    var rowsThatFit = Math.floor((paneSize().height / (1.1 * leastScale) - 2 * LAYOUT.nodeRoom) / LAYOUT.rowHeight) + 1;
+    if (expandedRows() <= Math.max(LAYOUT.expandRows, rowsThatFit)) expanded = new Set(segments.map(function (s) { return s.index; }));
+  })();
   document.body.dataset.layout = "tree";
   document.body.dataset.tab = "tree";
   buildView();
