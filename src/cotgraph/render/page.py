@@ -1,8 +1,10 @@
 """One trace as one self-contained, interactive HTML page.
 
-The search graph is laid out with pyvis (nodes, edges and vis-network options) and rendered over
+The search graph's nodes, edges and vis-network options are built with pyvis and rendered over
 our own template ``viz/trace.html`` with ``viz/trace.js`` and ``viz/trace.css`` and vis-network
-inlined, so the file opens with no network and can be mailed. Safety: every piece of trace text
+inlined, so the file opens with no network and can be mailed. The page script lays the tree out
+in lanes, folds runs of plain steps and draws the labels (``docs/rendering.md``), since that
+depends on the pane's size and on what the reader opens. Safety: every piece of trace text
 travels as JSON inside a ``<script type="application/json">`` element (``<``, ``>``, ``&`` and
 ``'`` escaped as Jinja's ``tojson`` does, by :func:`assets.json_for_html`) and reaches the DOM
 only through ``textContent``; a Content-Security-Policy allows no request at all and only the
