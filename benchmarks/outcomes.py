@@ -46,6 +46,7 @@ import numpy as np
 
 from cotgraph.beliefs.learned import train
 from cotgraph.beliefs.taxonomy import load_taxonomy
+from cotgraph.bootstrap import bootstrap_means, percentile_interval
 from cotgraph.embed import get_embedder
 from cotgraph.engine import AnalyzeConfig, analyze_many
 from cotgraph.io import LoadOptions, load
@@ -88,9 +89,7 @@ def analyse(paths: Sequence[Path], options: LoadOptions, weights: str, embedder)
 def proportion(flags: Sequence[bool], seed: int = 0) -> dict[str, float | int]:
     """Share of true flags with its percentile bootstrap interval (exactly Binomial)."""
     x = np.asarray(flags, dtype=float)
-    rng = np.random.default_rng(seed)
-    boots = rng.binomial(len(x), x.mean(), size=N_BOOT) / len(x)
-    low, high = np.quantile(boots, [0.025, 0.975])
+    low, high = percentile_interval(bootstrap_means(x, np.random.default_rng(seed), N_BOOT, binary=True))
     return {"n": len(x), "k": int(x.sum()), "share": round(float(x.mean()), 4), "ci": [round(low, 4), round(high, 4)]}
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from cotgraph.bootstrap import bootstrap_ci
+
 GROUP_COLUMNS = ("model", "channel", "taxonomy", "embedder", "source_path")
 BELIEF_SUFFIXES = ("_explored", "_first", "_dwell", "_final")
 BELIEF_METRICS = ("belief_switches",)
@@ -41,21 +43,6 @@ def group_expression(by: str) -> tuple[str, list[Any]]:
             raise ValueError(f"bad metadata key {key!r} in --by {by!r}: use letters, digits and '_'")
         return "json_extract_string(t.metadata, ?)", [f"$.{key}"]
     raise ValueError(f"cannot group by {by!r}: use one of {', '.join(GROUP_COLUMNS)} or metadata.KEY")
-
-
-def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (deterministic for a seed)."""
-    n = len(values)
-    if n == 0:
-        return (math.nan, math.nan)
-    if n == 1 or n_boot <= 0:
-        v = float(values.mean())
-        return (v, v)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return (float(low), float(high))
 
 
 def _num(value: float) -> float | None:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from cotgraph.bootstrap import bootstrap_means, percentile_interval
 from cotgraph.model import Analysis
 
 ALL = "all"
@@ -246,27 +247,6 @@ def from_analyses(
 # --- statistics ------------------------------------------------------------------------------
 
 
-def _boot_means(values: np.ndarray, rng: np.random.Generator, n_boot: int, binary: bool) -> np.ndarray:
-    """Bootstrap distribution of the mean: resampling traces with replacement. For a yes/no
-    outcome the resampled count is exactly Binomial(n, k/n), drawn as such (same distribution,
-    no n × n_boot matrix)."""
-    n = len(values)
-    if binary:
-        return rng.binomial(n, float(values.mean()), size=n_boot) / n
-    out = np.empty(n_boot)
-    rows = max(1, 4_000_000 // n)
-    for start in range(0, n_boot, rows):
-        stop = min(n_boot, start + rows)
-        out[start:stop] = values[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
-    return out
-
-
-def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(samples, [alpha, 1.0 - alpha])
-    return float(low), float(high)
-
-
 def _num(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(float(value), 6)
 
@@ -319,14 +299,14 @@ def link_beliefs(
             boots = {}
             for name, part in (("explored", explored), ("not", other)):
                 if len(part):
-                    boots[name] = _boot_means(part, rng, n_boot, data.binary)
-                    low, high = _interval(boots[name], level)
+                    boots[name] = bootstrap_means(part, rng, n_boot, data.binary)
+                    low, high = percentile_interval(boots[name], level)
                     row[f"{name}"] = _num(float(part.mean()))
                     row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _num(low), _num(high)
                 else:
                     row[name] = row[f"{name}_ci_low"] = row[f"{name}_ci_high"] = None
             if len(boots) == 2:
-                low, high = _interval(boots["explored"] - boots["not"], level)
+                low, high = percentile_interval(boots["explored"] - boots["not"], level)
                 row["difference"] = _num(float(explored.mean() - other.mean()))
                 row["difference_ci_low"], row["difference_ci_high"] = _num(low), _num(high)
             else:
@@ -380,7 +360,7 @@ def verbalisation_gap(
             "ci_high": None,
         }
         if len(acted):
-            low, high = _interval(_boot_means(silent, rng, n_boot, True), level)
+            low, high = percentile_interval(bootstrap_means(silent, rng, n_boot, True), level)
             row.update(gap=_num(float(silent.mean())), ci_low=_num(low), ci_high=_num(high))
         rows.append(row)
     return rows
@@ -562,7 +542,10 @@ def paired_counterfactuals(
         if not len(kept):
             continue
         diff = kept[:, 0] - kept[:, 1]
-        low, high = _interval(_boot_means(diff, rng, n_boot, False), level) if len(diff) > 1 else (diff[0], diff[0])
+        if len(diff) > 1:
+            low, high = percentile_interval(bootstrap_means(diff, rng, n_boot), level)
+        else:
+            low, high = float(diff[0]), float(diff[0])
         p = None
         if np.any(diff != 0):
             p = float(stats.wilcoxon(kept[:, 0], kept[:, 1]).pvalue)
