@@ -314,8 +314,7 @@
   }
 
   function unitNode(u) {
-    var dead = true;
-    for (var i = u.first; i <= u.last; i++) dead = dead && Boolean(steps[i].dead_end);
+    var dead = isDeadUnit(u);
     var node;
     if (!u.collapsed) {
       node = Object.assign({}, stepNodes[u.first]);
@@ -334,8 +333,7 @@
     }
     node.id = u.id;
     node.opacity = dead ? 0.35 : 1.0;
-    node.x = u.lane * view.laneWidth;
-    node.y = u.row * LAYOUT.rowHeight;
+    Object.assign(node, lanePosition(u));
     node.hidden = unitHidden(u);
     node.dead = dead;
     return node;
@@ -364,16 +362,20 @@
         edge.width = edge.width * (1 + Math.log2(count));
         edge.title = count + " " + edge.type + " edges";
       }
-      var faded = view.byId[edge.from] && view.byId[edge.to] && isDeadUnit(view.byId[edge.from]) && isDeadUnit(view.byId[edge.to]);
+      var faded = isDeadUnit(view.byId[edge.from]) && isDeadUnit(view.byId[edge.to]);
       edge.color = Object.assign({}, edge.color, { opacity: faded ? 0.3 : 0.9 });
       edge.hidden = hiddenTypes.has(edge.type);
       return edge;
     });
   }
 
-  function isDeadUnit(u) {
-    for (var i = u.first; i <= u.last; i++) if (!steps[i].dead_end) return false;
-    return true;
+  // a run never mixes dead and live steps (segments split there), so its first step says it
+  function isDeadUnit(u) { return Boolean(steps[u.first].dead_end); }
+
+  function lanePosition(u) { return { x: u.lane * view.laneWidth, y: u.row * LAYOUT.rowHeight }; }
+
+  function placeInLanes() {
+    nodes.update(view.units.map(function (u) { return Object.assign({ id: u.id }, lanePosition(u)); }));
   }
 
   // --- the graph ------------------------------------------------------------------------------------
@@ -451,7 +453,7 @@
     if (layoutMode === "tree") {
       view.laneWidth = laneWidthFor(view.lanes, view.rows);
       labelCache = {};
-      nodes.update(view.units.map(function (u) { return { id: u.id, x: u.lane * view.laneWidth, y: u.row * LAYOUT.rowHeight }; }));
+      placeInLanes();
     }
     fitView();
   }).observe($("graph"));
@@ -1093,7 +1095,7 @@
       network.stabilize(options.physics && options.physics.stabilization ? options.physics.stabilization.iterations : 150);
     } else {
       network.setOptions({ physics: { enabled: false } });
-      nodes.update(view.units.map(function (u) { return { id: u.id, x: u.lane * view.laneWidth, y: u.row * LAYOUT.rowHeight }; }));
+      placeInLanes();
       fitView();
     }
     document.body.dataset.layout = mode;
